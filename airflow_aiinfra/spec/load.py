@@ -1,0 +1,191 @@
+"""Load a spec file: YAML with positions → pydantic → cross-field checks → located errors."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import types
+import typing
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from airflow_aiinfra.errors import SpecError, SpecIssue
+from airflow_aiinfra.spec.checks import semantic_issues
+from airflow_aiinfra.spec.model import Spec
+from airflow_aiinfra.spec.templates import check_template
+from airflow_aiinfra.spec.yaml_loader import LoadedYaml, Path, format_path, load_yaml
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A valid spec with the text it came from (shown as DAG docs, hashed for MLflow)."""
+
+    spec: Spec
+    file: str
+    text: str
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def display_path(path: str | FsPath) -> str:
+    """Paths in messages are relative to the working directory when possible."""
+    p = FsPath(path)
+    try:
+        return str(p.resolve().relative_to(FsPath.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+def load_spec(path: str | FsPath) -> LoadedSpec:
+    """Read and validate one spec file; raise :class:`SpecError` listing every problem."""
+    file = display_path(path)
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecIssue(file, 1, 1, "<file>", f"cannot read spec: {exc}")]) from None
+    return load_spec_text(text, file)
+
+
+def load_spec_text(text: str, file: str = "<spec>") -> LoadedSpec:
+    doc = load_yaml(text, file)
+    if not isinstance(doc.data, dict):
+        kind = "empty" if doc.data is None else type(doc.data).__name__
+        raise SpecError([SpecIssue(file, 1, 1, "<document>", f"a spec is a mapping with at least 'name', got {kind}")])
+    issues = list(_template_issues(doc))
+    try:
+        spec = Spec.model_validate(doc.data)
+    except ValidationError as exc:
+        issues.extend(_pydantic_issue(doc, err) for err in exc.errors(include_url=False))
+        raise SpecError(_dedupe(issues)) from None
+    for path, message in semantic_issues(spec):
+        line, col, real = doc.locate(path)
+        issues.append(SpecIssue(file, line, col, format_path(real if len(real) >= len(path) else path), message))
+    if issues:
+        raise SpecError(_dedupe(issues))
+    return LoadedSpec(spec, file, text)
+
+
+def _dedupe(issues: list[SpecIssue]) -> list[SpecIssue]:
+    return sorted(set(issues))
+
+
+def _template_issues(doc: LoadedYaml):
+    def walk(value: Any, path: Path):
+        if isinstance(value, str):
+            problem = check_template(value)
+            if problem:
+                line, col, _ = doc.locate(path)
+                yield SpecIssue(doc.file, line, col, format_path(path), problem)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from walk(v, (*path, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                yield from walk(v, (*path, i))
+
+    yield from walk(doc.data, ())
+
+
+def _clean_loc(data: Any, loc: tuple) -> Path:
+    """Keep only loc segments that address the data (drop pydantic's union/validator labels)."""
+    out: list[str | int] = []
+    node = data
+    for seg in loc:
+        if isinstance(node, dict) and isinstance(seg, str) and seg in node:
+            node = node[seg]
+        elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
+            node = node[seg]
+        elif isinstance(node, list) and isinstance(seg, str) and any(isinstance(e, dict) and seg in e for e in node):
+            node = next(e[seg] for e in node if isinstance(e, dict) and seg in e)
+        elif isinstance(seg, str) and ("[" in seg or seg[:1].isupper()):
+            continue  # e.g. 'function-after[...]', 'list[...]', 'Monitoring'
+        else:
+            node = None
+        out.append(seg)
+    return tuple(out)
+
+
+def _candidates(tp: Any) -> list[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _candidates(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [c for a in typing.get_args(tp) for c in _candidates(a)]
+    return [tp]
+
+
+def _model_at(path: Path) -> type[BaseModel] | None:
+    """The spec model class found at ``path`` (to list its keys for 'did you mean')."""
+    current: list[Any] = [Spec]
+    for seg in path:
+        nxt: list[Any] = []
+        for tp in current:
+            for cand in _candidates(tp):
+                origin = typing.get_origin(cand)
+                if isinstance(cand, type) and issubclass(cand, BaseModel) and isinstance(seg, str):
+                    if seg in cand.model_fields:
+                        nxt.append(cand.model_fields[seg].annotation)
+                elif origin is list and isinstance(seg, int):
+                    nxt.append(typing.get_args(cand)[0])
+                elif origin is dict and isinstance(seg, str):
+                    nxt.append(typing.get_args(cand)[1])
+        current = nxt
+    for tp in current:
+        for cand in _candidates(tp):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                return cand
+    return None
+
+
+def _pydantic_issue(doc: LoadedYaml, err: dict[str, Any]) -> SpecIssue:
+    path = _clean_loc(doc.data, err["loc"])
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        model = _model_at(path[:-1])
+        fields = list(model.model_fields) if model else []
+        hint = did_you_mean_key(key, fields)
+        message = f"unknown key {key!r}{hint}"
+        line, col, real = doc.locate(path, at_key=True)
+    elif kind == "missing":
+        message = f"missing required key {str(path[-1])!r}"
+        line, col, real = doc.locate(path[:-1])
+    else:
+        message = _message(err, value)
+        line, col, real = doc.locate(path)
+    shown = path if kind != "missing" else path
+    del real
+    return SpecIssue(doc.file, line, col, format_path(shown) or "<document>", message)
+
+
+def did_you_mean_key(key: str, fields: list[str]) -> str:
+    close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+    if not close and key.rstrip("s") in fields:
+        close = [key.rstrip("s")]
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; allowed keys: {', '.join(fields)}" if 0 < len(fields) <= 12 else ""
+
+
+def _message(err: dict[str, Any], value: Any) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{value!r} is not allowed; use one of {expected}{hint}"
+    if kind.startswith("spec_"):
+        return msg  # our own messages already name the value and the fix
+    shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    return f"{msg[:1].lower()}{msg[1:]}, got {shown}"
+

@@ -1,0 +1,108 @@
+"""The whole spec: metadata, defaults and the five sections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from airflow_aiinfra.spec.model.experiment import Experiment
+from airflow_aiinfra.spec.model.features import FeatureStore
+from airflow_aiinfra.spec.model.quality import DataQuality
+from airflow_aiinfra.spec.model.serving import ModelServing
+from airflow_aiinfra.spec.model.training import GpuVendor, SecurityContext, TrainingPipeline
+from airflow_aiinfra.spec.types import Duration, Name, Strict
+
+SPEC_VERSION = 1
+
+
+class ParamSpec(Strict):
+    """A run-time parameter shown in Airflow's trigger form."""
+
+    default: Any = None
+    type: Literal["string", "integer", "number", "boolean", "array", "object"] | None = None
+    description: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    enum: list[Any] | None = None
+
+
+def _param(value: Any) -> Any:
+    return value if isinstance(value, dict) and "default" in value else {"default": value}
+
+
+Param = Annotated[ParamSpec, BeforeValidator(_param, json_schema_input_type=ParamSpec | str | int | float | bool | list)]
+
+
+class Notify(Strict):
+    """Who hears about failures: e-mail addresses and/or a webhook connection (Slack-compatible JSON)."""
+
+    email: list[str] = Field(default_factory=list)
+    webhook_conn_id: str | None = None
+    on: list[Literal["failure", "retry", "success"]] = Field(default_factory=lambda: ["failure"])
+
+    @field_validator("email")
+    @classmethod
+    def _emails(cls, values: list[str]) -> list[str]:
+        for v in values:
+            if "@" not in v or " " in v:
+                raise ValueError(f"{v!r} is not an e-mail address")
+        return values
+
+
+class Defaults(Strict):
+    """Applied to every stage unless the stage says otherwise."""
+
+    retries: int = Field(2, ge=0, le=20)
+    retry_delay: Duration = "1m"
+    retry_exponential_backoff: bool = True
+    max_retry_delay: Duration = "30m"
+    execution_timeout: Duration | None = "6h"
+    namespace: str = Field("default", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    service_account: str | None = None
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    kubernetes_conn_id: str = "kubernetes_default"
+    startup_timeout: Duration = "10m"
+    gpu_vendor: GpuVendor = "nvidia"
+    gpu_pool: str = Field("aiinfra_gpu", description="Airflow pool GPU stages draw slots from.")
+    gpu_pool_slots: int | None = Field(
+        None, ge=1, description="GPUs the cluster has; `aiinfra pools` creates the pool with this many slots."
+    )
+    gpu_node_selector: dict[str, str] = Field(default_factory=dict)
+    security_context: SecurityContext = Field(default_factory=SecurityContext)
+
+
+class Spec(Strict):
+    """One ML system: its training pipeline, data gates, features, experiment and serving."""
+
+    spec_version: Literal[1] = Field(SPEC_VERSION, description="Format version of this file.")
+    name: Name = Field(description="Becomes the prefix of the DAG ids.")
+    description: str = ""
+    owner: str = "airflow"
+    tags: list[str] = Field(default_factory=list)
+    schedule: str | None = Field(None, description="Cron, preset (@daily) or null for manual runs.")
+    start_date: str = "2024-01-01"
+    timezone: str = "UTC"
+    catchup: bool = False
+    max_active_runs: int = Field(1, ge=1, le=64)
+    params: dict[str, Param] = Field(default_factory=dict)
+    notify: Notify | None = None
+    defaults: Defaults = Field(default_factory=Defaults)
+    training_pipeline: TrainingPipeline | None = None
+    data_quality: DataQuality | None = None
+    feature_store: FeatureStore | None = None
+    experiment: Experiment | None = None
+    model_serving: ModelServing | None = None
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an ISO date; write it like '2024-01-01'") from None
+        return value

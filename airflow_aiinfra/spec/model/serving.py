@@ -1,0 +1,77 @@
+"""``model_serving``: versions with traffic weights, routing rules, monitoring thresholds, rollout."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from airflow_aiinfra.spec.routing import RoutingSyntaxError, parse_condition
+from airflow_aiinfra.spec.types import Duration, Fraction, Strict, VersionStr, merge_single_key_maps
+
+
+class ServingVersion(Strict):
+    version: VersionStr
+    weight: int = Field(ge=0, le=100, description="Percent of traffic; all weights sum to 100.")
+    canary: bool = False
+    model_alias: str | None = Field(None, description="Registry alias served by this version (e.g. champion).")
+    server: str | None = Field(None, description="Router server/backend name; defaults to the version.")
+
+
+class RoutingRule(Strict):
+    condition: str = Field(description="A tiny boolean language: ==, !=, in, and, or, not, or 'default'.")
+    target_version: VersionStr
+
+    @field_validator("condition")
+    @classmethod
+    def _parse(cls, value: str) -> str:
+        try:
+            parse_condition(value)
+        except RoutingSyntaxError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class Thresholds(Strict):
+    error_rate: Fraction | None = Field(None, description="Highest acceptable error ratio (0..1).")
+    latency_p99: float | None = Field(None, gt=0, le=600_000, description="Milliseconds.")
+    latency_p95: float | None = Field(None, gt=0, le=600_000)
+    latency_p50: float | None = Field(None, gt=0, le=600_000)
+    throughput_min: float | None = Field(None, ge=0, description="Requests per second the canary must serve.")
+
+
+Metric = Literal["latency", "throughput", "error_rate"]
+
+
+class Monitoring(Strict):
+    metrics: list[Metric] = Field(default_factory=lambda: ["latency", "throughput", "error_rate"])
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+
+class Router(Strict):
+    type: Literal["haproxy"] = "haproxy"
+    conn_id: str = Field("aiinfra_router", description="Airflow connection of the router's runtime API.")
+    backend: str = "model_serving"
+
+
+class Rollout(Strict):
+    steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(default_factory=lambda: [5, 25, 50, 100])
+    step_interval: Duration = Field("5m", description="How long each step is observed before the next.")
+    prometheus_conn_id: str = "prometheus_default"
+    router: Router = Field(default_factory=Router)
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, steps: list[int]) -> list[int]:
+        if steps != sorted(set(steps)):
+            raise ValueError(f"rollout steps must increase strictly, got {steps}")
+        return steps
+
+
+class ModelServing(Strict):
+    versions: list[ServingVersion] = Field(min_length=1)
+    routing_rules: list[RoutingRule] = Field(default_factory=list)
+    monitoring: Annotated[
+        Monitoring, BeforeValidator(merge_single_key_maps, json_schema_input_type=Monitoring | list[dict[str, Any]])
+    ] = Field(default_factory=Monitoring)
+    rollout: Rollout = Field(default_factory=Rollout)

@@ -1,0 +1,153 @@
+"""``training_pipeline``: stages that become Kubernetes pods (or local subprocesses)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from airflow_aiinfra.spec.types import (
+    CpuQuantity,
+    Duration,
+    EnvValue,
+    GpuCount,
+    MemQuantity,
+    Name,
+    Strict,
+    TemplatedStr,
+)
+
+GpuVendor = Literal["nvidia", "amd"]
+GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu"}
+
+
+class ResourceMap(Strict):
+    """Explicit requests or limits, overriding the plain ``cpu``/``memory`` values."""
+
+    cpu: CpuQuantity | None = None
+    memory: MemQuantity | None = None
+    ephemeral_storage: MemQuantity | None = None
+
+
+class Resources(Strict):
+    """What a stage's pod gets. Plain cpu/memory set requests and equal limits."""
+
+    cpu: CpuQuantity | None = None
+    memory: MemQuantity | None = None
+    gpu: GpuCount = 0
+    gpu_vendor: GpuVendor | None = Field(None, description="Defaults to defaults.gpu_vendor (nvidia).")
+    requests: ResourceMap | None = None
+    limits: ResourceMap | None = None
+    ephemeral_storage: MemQuantity | None = None
+    shm_size: MemQuantity | None = Field(None, description="Size of /dev/shm (PyTorch DataLoader workers).")
+
+
+class SecurityContext(Strict):
+    """Pod hardening. ``restricted`` (default) follows the Kubernetes Pod Security Standard."""
+
+    profile: Literal["restricted", "baseline", "privileged"] = Field(
+        "restricted",
+        description="restricted: non-root, no privilege escalation, all capabilities dropped, RuntimeDefault "
+        "seccomp. baseline: drops only the non-root requirement. privileged: sets nothing (explicit opt-out).",
+    )
+    run_as_user: int | None = Field(None, ge=0, description="Default: [aiinfra] default_run_as_user (1000).")
+    run_as_group: int | None = Field(None, ge=0)
+    fs_group: int | None = Field(None, ge=0)
+    read_only_root_filesystem: bool = False
+
+    @model_validator(mode="after")
+    def _root_needs_opt_out(self) -> SecurityContext:
+        if self.profile == "restricted" and self.run_as_user == 0:
+            raise ValueError(
+                "run_as_user 0 (root) is not allowed by the restricted profile; set profile: baseline "
+                "to run as root explicitly"
+            )
+        return self
+
+
+class SecretRef(Strict):
+    """A Kubernetes Secret exposed to the stage; its value never appears in the spec."""
+
+    secret: Name = Field(description="Name of the Kubernetes Secret.")
+    key: str | None = Field(None, description="Key inside the Secret; omit with `env` to expose all keys.")
+    env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Expose as this env var.")
+    mount_path: str | None = Field(None, description="Or mount the Secret as files here.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SecretRef:
+        if (self.env is None) == (self.mount_path is None):
+            raise ValueError("give exactly one of 'env' (an environment variable) or 'mount_path' (files)")
+        return self
+
+
+class EmptyDir(Strict):
+    medium: Literal["", "Memory"] = ""
+    size_limit: MemQuantity | None = None
+
+
+class Volume(Strict):
+    """A volume mounted into the stage: exactly one of pvc, config_map, secret, empty_dir."""
+
+    name: Name
+    mount_path: str = Field(pattern=r"^/")
+    read_only: bool = False
+    sub_path: str | None = None
+    pvc: str | None = None
+    config_map: str | None = None
+    secret: str | None = None
+    empty_dir: EmptyDir | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Volume:
+        given = [k for k in ("pvc", "config_map", "secret", "empty_dir") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a volume needs exactly one of pvc, config_map, secret, empty_dir (got {given or 'none'})"
+            )
+        return self
+
+
+class Toleration(Strict):
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+def _command(value: Any) -> Any:
+    """``command: "python train.py --lr 0.1"`` is split like a shell would; lists pass through."""
+    return shlex.split(value) if isinstance(value, str) else value
+
+
+Command = Annotated[list[TemplatedStr], BeforeValidator(_command, json_schema_input_type=str | list[str])]
+
+
+class Stage(Strict):
+    """One step of the pipeline: one pod (one Airflow task)."""
+
+    name: Name
+    image: TemplatedStr
+    command: Command | None = Field(None, description="Entrypoint override; the image's own otherwise.")
+    args: Command | None = None
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    secrets: list[SecretRef] = Field(default_factory=list)
+    resources: Resources = Field(default_factory=Resources)
+    volumes: list[Volume] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
+    retries: int | None = Field(None, ge=0, le=20)
+    retry_delay: Duration | None = None
+    timeout: Duration | None = Field(None, description="Execution timeout of the stage's task.")
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    affinity: dict[str, Any] | None = Field(None, description="A Kubernetes V1Affinity, as YAML.")
+    priority_class: str | None = None
+    pool: str | None = Field(None, description="Airflow pool; GPU stages default to defaults.gpu_pool.")
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    security_context: SecurityContext | None = None
+
+
+class TrainingPipeline(Strict):
+    stages: list[Stage] = Field(min_length=1)

@@ -1,0 +1,193 @@
+"""Reusable annotated types for the spec: names, durations, quantities, GPU counts.
+
+Each type accepts what people write in YAML (``gpu: "1"``, ``cpu: 2``, ``ttl: 7d``)
+and normalises it, with error messages that say what to write instead.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic_core import PydanticCustomError
+
+from airflow_aiinfra.spec import quantities
+
+
+class Strict(BaseModel):
+    """Base of every spec model: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, validate_default=False)
+
+
+def _err(kind: str, msg: str, **ctx: Any) -> PydanticCustomError:
+    """A validation error whose message is final (formatted here, so values may hold braces)."""
+    text = msg.format(**{k: v for k, v in ctx.items()})
+    return PydanticCustomError("spec_" + kind, text.replace("{", "{{").replace("}", "}}"))
+
+
+# --- names -------------------------------------------------------------------------------------------
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
+
+
+def _slug(value: str) -> str:
+    s = re.sub(r"[^a-z0-9_-]+", "_", value.strip().lower()).strip("_-")
+    return s[:63].rstrip("_-") or "stage"
+
+
+def _check_name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise _err(
+            "bad_name",
+            "{value!r} cannot become an Airflow task id and a Kubernetes pod name: use 1-63 lowercase "
+            "letters, digits, '_' or '-', starting and ending with a letter or digit; did you mean {fix!r}?",
+            value=value,
+            fix=_slug(value),
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name), Field(json_schema_extra={"pattern": _NAME_RE.pattern})]
+
+
+# --- durations ---------------------------------------------------------------------------------------
+_DUR_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+_DUR_PATTERN = r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
+
+
+def parse_duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise _err("duration", "expected a duration such as '30m', '1h' or '7d', got {value!r}", value=value)
+    if isinstance(value, int | float):
+        if value < 0:
+            raise _err("duration", "a duration cannot be negative, got {value!r}", value=value)
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        m = _DUR_RE.match(value)
+        if m and any(m.groups()):
+            d, h, mi, s = (int(g or 0) for g in m.groups())
+            return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    raise _err(
+        "duration",
+        "{value!r} is not a duration; write it as a number of seconds or like '90s', '30m', '1h', '7d', '1h30m'",
+        value=value,
+    )
+
+
+def format_duration(td: timedelta) -> str:
+    total = int(td.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if total >= size or (unit == "s" and not parts):
+            parts.append(f"{total // size}{unit}")
+            total %= size
+    return "".join(parts)
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration, json_schema_input_type=str | int),
+    PlainSerializer(format_duration, return_type=str),
+    Field(json_schema_extra={"pattern": _DUR_PATTERN}),
+]
+
+
+# --- quantities --------------------------------------------------------------------------------------
+def _quantity(kind: str):
+    suggest = quantities.suggest_cpu if kind == "cpu" else quantities.suggest_memory
+
+    def check(value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise _err("quantity", "expected a Kubernetes quantity string such as '2' or '8Gi', got {value!r}",
+                       value=value)
+        text = str(value)
+        if isinstance(value, float) and kind == "cpu":
+            text = f"{value:g}"
+        if quantities.is_quantity(text):
+            return text
+        fix = suggest(text)
+        hint = f"; did you mean {fix!r}?" if fix else ("; e.g. '2', '500m'" if kind == "cpu" else "; e.g. '8Gi', '512Mi'")
+        raise _err("quantity", "{value!r} is not a Kubernetes quantity" + hint, value=value)
+
+    return check
+
+
+CpuQuantity = Annotated[str, BeforeValidator(_quantity("cpu"), json_schema_input_type=str | int | float)]
+MemQuantity = Annotated[str, BeforeValidator(_quantity("memory"), json_schema_input_type=str | int)]
+
+
+def _gpu_count(value: Any) -> int:
+    if isinstance(value, bool):
+        raise _err("gpu_count", "GPU count must be a whole number, got {value!r}", value=value)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        return int(value)
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, int | float) and value < 0 or (isinstance(value, str) and value.strip().startswith("-")):
+        raise _err("gpu_count", "GPU count cannot be negative, got {value!r}", value=value)
+    if isinstance(value, float) or (isinstance(value, str) and re.fullmatch(r"\s*\d*\.\d+\s*", value)):
+        raise _err(
+            "gpu_count",
+            "GPU count must be a whole number, got {value!r}: Kubernetes cannot share a GPU between pods "
+            "(use a MIG/time-slicing resource instead)",
+            value=value,
+        )
+    raise _err("gpu_count", "GPU count must be a whole number such as 1 or \"2\", got {value!r}", value=value)
+
+
+GpuCount = Annotated[
+    int,
+    BeforeValidator(_gpu_count, json_schema_input_type=int | str),
+    Field(json_schema_extra={"minimum": 0, "pattern": r"^\d+$"}),
+]
+
+
+# --- templated strings -------------------------------------------------------------------------------
+# Strings that Airflow renders with Jinja. Every string of a spec is checked against the
+# allow-list when the file is loaded (spec.load), so this is documentation only.
+TemplatedStr = Annotated[str, Field(description="May use {{ ds }}, {{ data_interval_start }}, {{ params.x }}...")]
+
+
+def _scalar_str(value: Any) -> Any:
+    """Env values may be written as numbers or booleans; pods only take strings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+EnvValue = Annotated[str, BeforeValidator(_scalar_str, json_schema_input_type=str | int | float | bool)]
+
+
+def merge_single_key_maps(value: Any) -> Any:
+    """Accept ``[{a: 1}, {b: 2}]`` (the seed's list-of-single-key-maps form) as ``{a: 1, b: 2}``."""
+    if not isinstance(value, list):
+        return value
+    merged: dict[str, Any] = {}
+    for item in value:
+        if not isinstance(item, dict):
+            raise _err("list_of_maps", "expected entries of the form '- key: value', got {item!r}", item=item)
+        for key, val in item.items():
+            if key in merged:
+                raise _err("list_of_maps", "{key!r} is given twice", key=key)
+            merged[key] = val
+    return merged
+
+
+def _version(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise _err(
+            "version_string",
+            "version {value!r} was read by YAML as a number (1.10 becomes 1.1); quote it: \"{value}\"",
+            value=value,
+        )
+    return value
+
+
+VersionStr = Annotated[str, BeforeValidator(_version, json_schema_input_type=str), Field(min_length=1)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
