@@ -25,8 +25,9 @@ class LoadedSpec:
     """A valid spec with the text it came from (shown as DAG docs, hashed for MLflow)."""
 
     spec: Spec
-    file: str
+    file: str  # as shown in messages (relative to the working directory when possible)
     text: str
+    path: str = ""  # absolute path, "" for text not read from a file
 
     @cached_property
     def sha256(self) -> str:
@@ -49,10 +50,10 @@ def load_spec(path: str | FsPath) -> LoadedSpec:
         text = FsPath(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([SpecIssue(file, 1, 1, "<file>", f"cannot read spec: {exc}")]) from None
-    return load_spec_text(text, file)
+    return load_spec_text(text, file, str(FsPath(path).resolve()))
 
 
-def load_spec_text(text: str, file: str = "<spec>") -> LoadedSpec:
+def load_spec_text(text: str, file: str = "<spec>", path: str = "") -> LoadedSpec:
     doc = load_yaml(text, file)
     if not isinstance(doc.data, dict):
         kind = "empty" if doc.data is None else type(doc.data).__name__
@@ -68,7 +69,7 @@ def load_spec_text(text: str, file: str = "<spec>") -> LoadedSpec:
         issues.append(SpecIssue(file, line, col, format_path(real if len(real) >= len(path) else path), message))
     if issues:
         raise SpecError(_dedupe(issues))
-    return LoadedSpec(spec, file, text)
+    return LoadedSpec(spec, file, text, path)
 
 
 def _dedupe(issues: list[SpecIssue]) -> list[SpecIssue]:

@@ -19,7 +19,7 @@ from airflow_aiinfra.spec import quantities
 class Strict(BaseModel):
     """Base of every spec model: unknown keys are errors, never silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=False, validate_default=False)
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, validate_default=True)
 
 
 def _err(kind: str, msg: str, **ctx: Any) -> PydanticCustomError:

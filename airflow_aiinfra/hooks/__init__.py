@@ -1,0 +1,1 @@
+"""Hooks: each owns one client and maps its errors into airflow_aiinfra.errors."""

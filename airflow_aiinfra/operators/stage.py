@@ -1,0 +1,36 @@
+"""The training stage operator: a KubernetesPodOperator that can also run locally."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+from airflow_aiinfra import config
+
+
+class StageOperator(KubernetesPodOperator):
+    """A training stage. ``[aiinfra] runner`` picks, at run time, between a pod (``kubernetes``)
+    and a subprocess on the worker (``local``), so the same DAG runs on a cluster and a laptop."""
+
+    ui_color = "#e8f0fe"
+
+    def __init__(self, *, gpu_count: int = 0, local_cwd: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gpu_count = gpu_count
+        self.local_cwd = local_cwd
+        self._local_run: Any = None
+
+    def execute(self, context: Any) -> Any:
+        if config.runner() == "local":
+            from airflow_aiinfra.operators.local_runner import LocalStageRun
+
+            self._local_run = LocalStageRun(self)
+            return self._local_run.run(context)
+        return super().execute(context)
+
+    def on_kill(self) -> None:
+        if self._local_run is not None:
+            self._local_run.kill()
+            return
+        super().on_kill()

@@ -1,0 +1,117 @@
+"""What will be built, as plain data: tests and `aiinfra render` read it without Airflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SecretPlan:
+    """A Kubernetes Secret reference: exposed as env (``env``) or mounted files (``mount_path``)."""
+
+    secret: str
+    key: str | None = None
+    env: str | None = None
+    mount_path: str | None = None
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    name: str
+    mount_path: str
+    kind: str  # pvc | config_map | secret | empty_dir
+    source: str | None = None
+    read_only: bool = False
+    sub_path: str | None = None
+    medium: str = ""
+    size_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class PodPlan:
+    """Everything a stage's pod needs, in Kubernetes terms but without Kubernetes objects."""
+
+    image: str
+    cmds: list[str] | None
+    args: list[str] | None
+    env: dict[str, str]
+    requests: dict[str, str]
+    limits: dict[str, str]
+    gpu: int = 0
+    gpu_resource: str | None = None
+    secrets: tuple[SecretPlan, ...] = ()
+    volumes: tuple[VolumePlan, ...] = ()
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict[str, Any], ...] = ()
+    affinity: dict[str, Any] | None = None
+    priority_class: str | None = None
+    namespace: str = "default"
+    service_account: str | None = None
+    image_pull_policy: str = "IfNotPresent"
+    image_pull_secrets: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    pod_security: dict[str, Any] = field(default_factory=dict)  # V1PodSecurityContext kwargs
+    container_security: dict[str, Any] = field(default_factory=dict)  # V1SecurityContext kwargs
+    kubernetes_conn_id: str = "kubernetes_default"
+    startup_timeout: timedelta = timedelta(minutes=10)
+    local_cwd: str | None = None  # where the local runner runs the command (the spec's folder)
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One Airflow task. ``kind`` selects the operator in the wiring layer's registry."""
+
+    task_id: str  # full id, "group.name"
+    kind: str
+    group: str | None = None
+    upstream: tuple[str, ...] = ()
+    retries: int = 0
+    retry_delay: timedelta = timedelta(minutes=1)
+    retry_exponential_backoff: bool = False
+    max_retry_delay: timedelta | None = None
+    execution_timeout: timedelta | None = None
+    pool: str | None = None
+    pool_slots: int = 1
+    trigger_rule: str = "all_success"
+    pod: PodPlan | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    doc: str = ""
+    teardown: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.task_id.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``kind``: none | once | continuous | cron (with real data intervals)."""
+
+    kind: str
+    cron: str | None = None
+
+
+@dataclass(frozen=True)
+class DagPlan:
+    dag_id: str
+    spec_name: str
+    spec_file: str
+    spec_sha256: str
+    description: str
+    schedule: Schedule
+    start_date: str
+    timezone: str
+    catchup: bool
+    max_active_runs: int
+    owner: str
+    tags: tuple[str, ...]
+    params: dict[str, dict[str, Any]]
+    doc_md: str
+    tasks: tuple[TaskPlan, ...]
+    notify: dict[str, Any] | None = None
+
+    def task(self, task_id: str) -> TaskPlan:
+        return next(t for t in self.tasks if t.task_id == task_id)

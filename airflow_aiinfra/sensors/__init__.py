@@ -1,0 +1,1 @@
+"""Sensors (deferrable where the wait is long)."""

@@ -1,0 +1,1 @@
+"""The Airflow wiring layer: the only layer that builds DAGs and operators."""

@@ -1,0 +1,113 @@
+"""Turn a folder of specs into DAGs inside one DAG file (one Airflow parse unit).
+
+One broken spec never hides the others: it becomes a placeholder DAG and a log line.
+Large deployments split specs across parse units: one loader file per subfolder
+(``load_dags(globals(), folder="specs/team_a")``) or hash shards (``shard=i``,
+``[aiinfra] parse_shards``; see ``aiinfra shards``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+from airflow_aiinfra import config
+from airflow_aiinfra.errors import SpecError
+from airflow_aiinfra.plan.build import build_plans
+from airflow_aiinfra.plan.context import PlanOptions
+from airflow_aiinfra.spec.load import display_path, load_spec
+from airflow_aiinfra.wiring.broken import broken_spec_dag, placeholder_dag_id
+
+log = logging.getLogger("airflow_aiinfra")
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def default_specs_folder(dag_file: str | None) -> Path:
+    configured = config.get("specs_folder", "")
+    if configured:
+        return Path(configured)
+    base = Path(dag_file).resolve().parent if dag_file else Path.cwd() / "dags"
+    return base.parent / "specs"
+
+
+def spec_files(folder: Path, shard: int | None = None, shards: int = 1) -> list[Path]:
+    """Spec files under ``folder`` (recursive, hidden and ``_``-prefixed names skipped), in a stable order;
+    with ``shard``, only those whose relative path hashes to it."""
+    out = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        for f in sorted(files):
+            if f.endswith(SPEC_SUFFIXES) and not f.startswith((".", "_")):
+                out.append(Path(root) / f)
+    if shard is not None and shards > 1:
+        out = [p for p in out if shard_of(p.relative_to(folder), shards) == shard]
+    return out
+
+
+def shard_of(relative: Path, shards: int) -> int:
+    return zlib.crc32(relative.as_posix().encode()) % shards
+
+
+def _wanted_dag_id() -> str | None:
+    """On a worker, Airflow says which DAG it parses for: build only that one."""
+    from airflow.sdk import get_parsing_context
+
+    return get_parsing_context().dag_id
+
+
+def load_dags(
+    namespace: dict[str, Any] | None = None,
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    shard: int | None = None,
+    shards: int | None = None,
+) -> dict[str, Any]:
+    """Build the DAGs of every spec in ``folder`` and put them into ``namespace`` (a DAG file's globals)."""
+    dag_file = (namespace or {}).get("__file__")
+    root = Path(folder) if folder else default_specs_folder(dag_file)
+    if shard is not None and shards is None:
+        shards = config.parse_shards()
+    if not root.is_dir():
+        log.error("aiinfra: specs folder %s does not exist; set [aiinfra] specs_folder", root)
+        return {}
+    from airflow_aiinfra.wiring.dag import build_dag
+
+    wanted = _wanted_dag_id()
+    options = PlanOptions(default_uid=config.default_uid())
+    dags: dict[str, Any] = {}
+    owners: dict[str, str] = {}
+    for path in spec_files(root, shard, shards or 1):
+        shown = display_path(path)
+        try:
+            loaded = load_spec(path)
+            plans = build_plans(loaded, options)
+            clash = [p.dag_id for p in plans if p.dag_id in owners]
+            if clash:
+                raise _clash(shown, clash[0], owners[clash[0]])
+        except SpecError as exc:
+            errors = [str(i) for i in exc.issues]
+            for line in errors:
+                log.error("aiinfra: %s", line)
+            text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+            dag_id = placeholder_dag_id(path, text, set(owners))
+            if wanted is None or wanted == dag_id:
+                dags[dag_id] = broken_spec_dag(dag_id, shown, errors)
+            owners[dag_id] = shown
+            continue
+        for plan in plans:
+            owners[plan.dag_id] = shown
+            if wanted is None or wanted == plan.dag_id:
+                dags[plan.dag_id] = build_dag(plan)
+    if namespace is not None:
+        namespace.update(dags)
+    return dags
+
+
+def _clash(shown: str, dag_id: str, other: str) -> SpecError:
+    from airflow_aiinfra.errors import SpecIssue
+
+    return SpecError([SpecIssue(shown, 1, 1, "name", f"DAG id {dag_id!r} is already produced by {other}; "
+                                "give this spec another name")])

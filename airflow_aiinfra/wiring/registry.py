@@ -1,0 +1,57 @@
+"""Task kind → operator builder. Each integration registers the builder of its own kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from airflow_aiinfra.plan.model import DagPlan, TaskPlan
+
+Builder = Callable[[TaskPlan, DagPlan, dict[str, Any]], Any]
+BUILDERS: dict[str, Builder] = {}
+
+
+def register(kind: str) -> Callable[[Builder], Builder]:
+    def deco(fn: Builder) -> Builder:
+        BUILDERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def common_kwargs(task: TaskPlan, common: dict[str, Any]) -> dict[str, Any]:
+    """Task arguments every kind shares: id, group, retries, timeout, pool, trigger rule."""
+    kw: dict[str, Any] = {
+        "task_id": task.name,
+        "retries": task.retries,
+        "retry_delay": task.retry_delay,
+        "retry_exponential_backoff": 2.0 if task.retry_exponential_backoff else 0,
+        "execution_timeout": task.execution_timeout,
+        "pool_slots": task.pool_slots,
+        "trigger_rule": task.trigger_rule,
+        **common,
+    }
+    if task.max_retry_delay is not None:
+        kw["max_retry_delay"] = task.max_retry_delay
+    if task.pool:
+        kw["pool"] = task.pool
+    if task.doc:
+        kw["doc_md"] = task.doc
+    return kw
+
+
+@register("stage")
+def build_stage(task: TaskPlan, dag: DagPlan, common: dict[str, Any]) -> Any:
+    from airflow_aiinfra.operators.stage import StageOperator
+    from airflow_aiinfra.wiring.k8s import pod_kwargs
+
+    assert task.pod is not None
+    return StageOperator(
+        **common_kwargs(task, common),
+        **pod_kwargs(task.pod),
+        name=task.name.replace("_", "-"),
+        gpu_count=task.pod.gpu,
+        local_cwd=task.pod.local_cwd,
+        on_finish_action="delete_pod",
+        get_logs=True,
+    )
