@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from typing import Any
 
 # Never hand Airflow's own secrets (DB URL, connections, variables) to stage code.
@@ -61,6 +62,9 @@ class LocalStageRun:
                 "[aiinfra] runner = kubernetes"
             )
         argv = [*op.cmds, *(op.arguments or [])]
+        if argv[0] in ("python", "python3"):
+            # In an image "python" is the image's interpreter; on the worker it is the worker's own.
+            argv[0] = sys.executable
         gpu = getattr(op, "gpu_count", 0)
         for note in unenforced(op):
             log.warning("local runner: %s", note)

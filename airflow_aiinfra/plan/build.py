@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from airflow_aiinfra.plan.context import PlanContext, PlanOptions
+from airflow_aiinfra.plan.experiment import plan_experiment
+from airflow_aiinfra.plan.features import plan_feature_tasks, plan_materialize_dag
 from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import DagPlan, Schedule
+from airflow_aiinfra.plan.quality import plan_quality
 from airflow_aiinfra.plan.training import plan_training
 from airflow_aiinfra.spec.checks import CRON_PRESETS
 from airflow_aiinfra.spec.load import LoadedSpec
@@ -18,8 +21,9 @@ SectionPlanner = Callable[[PlanContext, PlanGraph], None]
 DagPlanner = Callable[[PlanContext], "DagPlan | None"]
 
 # Order matters: later planners place their tasks relative to the ones already planned.
-SECTION_PLANNERS: list[SectionPlanner] = [plan_training]
-DAG_PLANNERS: list[DagPlanner] = []
+# training first (stages), then what is placed around stages, then the MLflow run around everything.
+SECTION_PLANNERS: list[SectionPlanner] = [plan_training, plan_feature_tasks, plan_quality, plan_experiment]
+DAG_PLANNERS: list[DagPlanner] = [plan_materialize_dag]
 
 
 def pipeline_dag_id(spec_name: str) -> str:
@@ -36,8 +40,16 @@ def schedule_of(value: str | None) -> Schedule:
     return Schedule("cron", CRON_PRESETS.get(value, value))
 
 
-def dag_plan(ctx: PlanContext, dag_id: str, graph: PlanGraph, *, schedule: str | None, start_date: str | None = None,
-             catchup: bool | None = None, extra_tags: tuple[str, ...] = ()) -> DagPlan:
+def dag_plan(
+    ctx: PlanContext,
+    dag_id: str,
+    graph: PlanGraph,
+    *,
+    schedule: str | None,
+    start_date: str | None = None,
+    catchup: bool | None = None,
+    extra_tags: tuple[str, ...] = (),
+) -> DagPlan:
     spec = ctx.spec
     return DagPlan(
         dag_id=dag_id,

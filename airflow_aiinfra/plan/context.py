@@ -14,6 +14,7 @@ class PlanOptions:
     """Deployment settings the plan depends on (read from Airflow config by the wiring layer)."""
 
     default_uid: int = 1000
+    local_cwd: str | None = None  # where the local runner runs commands: the bundle root (parent of specs/)
 
 
 @dataclass(frozen=True)

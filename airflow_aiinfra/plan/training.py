@@ -53,7 +53,7 @@ def plan_stage(ctx: PlanContext, stage: Stage) -> TaskPlan:
         container_security=container_sc,
         kubernetes_conn_id=d.kubernetes_conn_id,
         startup_timeout=d.startup_timeout,
-        local_cwd=os.path.dirname(ctx.loaded.path) or None,
+        local_cwd=ctx.options.local_cwd or (os.path.dirname(ctx.loaded.path) or None),
     )
     gpu = stage.resources.gpu
     return TaskPlan(

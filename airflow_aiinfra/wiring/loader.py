@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,11 @@ from airflow_aiinfra import config
 from airflow_aiinfra.errors import SpecError
 from airflow_aiinfra.plan.build import build_plans
 from airflow_aiinfra.plan.context import PlanOptions
+from airflow_aiinfra.spec.files import spec_files
 from airflow_aiinfra.spec.load import display_path, load_spec
 from airflow_aiinfra.wiring.broken import broken_spec_dag, placeholder_dag_id
 
 log = logging.getLogger("airflow_aiinfra")
-SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 def default_specs_folder(dag_file: str | None) -> Path:
@@ -31,24 +30,6 @@ def default_specs_folder(dag_file: str | None) -> Path:
         return Path(configured)
     base = Path(dag_file).resolve().parent if dag_file else Path.cwd() / "dags"
     return base.parent / "specs"
-
-
-def spec_files(folder: Path, shard: int | None = None, shards: int = 1) -> list[Path]:
-    """Spec files under ``folder`` (recursive, hidden and ``_``-prefixed names skipped), in a stable order;
-    with ``shard``, only those whose relative path hashes to it."""
-    out = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        for f in sorted(files):
-            if f.endswith(SPEC_SUFFIXES) and not f.startswith((".", "_")):
-                out.append(Path(root) / f)
-    if shard is not None and shards > 1:
-        out = [p for p in out if shard_of(p.relative_to(folder), shards) == shard]
-    return out
-
-
-def shard_of(relative: Path, shards: int) -> int:
-    return zlib.crc32(relative.as_posix().encode()) % shards
 
 
 def _wanted_dag_id() -> str | None:
@@ -76,7 +57,7 @@ def load_dags(
     from airflow_aiinfra.wiring.dag import build_dag
 
     wanted = _wanted_dag_id()
-    options = PlanOptions(default_uid=config.default_uid())
+    options = PlanOptions(default_uid=config.default_uid(), local_cwd=str(root.resolve().parent))
     dags: dict[str, Any] = {}
     owners: dict[str, str] = {}
     for path in spec_files(root, shard, shards or 1):

@@ -11,6 +11,13 @@ Builder = Callable[[TaskPlan, DagPlan, dict[str, Any]], Any]
 BUILDERS: dict[str, Builder] = {}
 
 
+def builder(kind: str) -> Builder:
+    """The builder of a task kind; importing the builders package registers them all."""
+    import airflow_aiinfra.wiring.builders  # noqa: F401
+
+    return BUILDERS[kind]
+
+
 def register(kind: str) -> Callable[[Builder], Builder]:
     def deco(fn: Builder) -> Builder:
         BUILDERS[kind] = fn
@@ -38,20 +45,3 @@ def common_kwargs(task: TaskPlan, common: dict[str, Any]) -> dict[str, Any]:
     if task.doc:
         kw["doc_md"] = task.doc
     return kw
-
-
-@register("stage")
-def build_stage(task: TaskPlan, dag: DagPlan, common: dict[str, Any]) -> Any:
-    from airflow_aiinfra.operators.stage import StageOperator
-    from airflow_aiinfra.wiring.k8s import pod_kwargs
-
-    assert task.pod is not None
-    return StageOperator(
-        **common_kwargs(task, common),
-        **pod_kwargs(task.pod),
-        name=task.name.replace("_", "-"),
-        gpu_count=task.pod.gpu,
-        local_cwd=task.pod.local_cwd,
-        on_finish_action="delete_pod",
-        get_logs=True,
-    )

@@ -1,0 +1,28 @@
+"""Finding spec files in a folder, and which parse shard each belongs to."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def spec_files(folder: Path, shard: int | None = None, shards: int = 1) -> list[Path]:
+    """Spec files under ``folder`` (recursive; hidden and ``_``-prefixed names skipped), in a stable
+    order; with ``shard``, only those whose relative path hashes to it."""
+    out = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        for f in sorted(files):
+            if f.endswith(SPEC_SUFFIXES) and not f.startswith((".", "_")):
+                out.append(Path(root) / f)
+    if shard is not None and shards > 1:
+        out = [p for p in out if shard_of(p.relative_to(folder), shards) == shard]
+    return out
+
+
+def shard_of(relative: Path, shards: int) -> int:
+    """Stable across processes and machines (unlike hash()), so a spec never hops between units."""
+    return zlib.crc32(relative.as_posix().encode()) % shards

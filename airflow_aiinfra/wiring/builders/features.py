@@ -1,0 +1,3 @@
+"""Builders for the features task kinds (see airflow_aiinfra.plan.features)."""
+
+from __future__ import annotations

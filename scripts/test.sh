@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# make test: lint, then the whole suite. Under CI (CI=true) services are required, not skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/airflow_env.sh
+export AIRFLOW_HOME="$ROOT/.demo/test-airflow"
+mkdir -p "$AIRFLOW_HOME"
+ruff check airflow_aiinfra tests dags benchmarks
+args=()
+if [ "${CI:-}" = "true" ] || [ "${AIINFRA_REQUIRE_SERVICES:-}" = "1" ]; then args+=(--require-services); fi
+exec pytest "${args[@]}" "$@"

@@ -1,0 +1,61 @@
+"""`airflow dags test` of specs with the local runner: real commands, real retries, no cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import AirflowHome, run_succeeded
+
+pytestmark = pytest.mark.slow
+
+SPEC = """
+name: localrun
+defaults:
+  retries: 1
+  retry_delay: 1s
+  retry_exponential_backoff: false
+training_pipeline:
+  stages:
+    - name: prepare
+      image: busybox
+      command: ["python", "-c", "import os; open(os.environ['OUT'], 'w').write(os.environ['CUDA_VISIBLE_DEVICES'] + '|{{ ds }}|' + os.environ.get('AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', 'hidden'))"]
+      env: {OUT: "{OUT}"}
+      resources: {cpu: "1", memory: 1Gi, gpu: 2}
+    - name: train
+      image: busybox
+      depends_on: [prepare]
+      command: ["python", "-c", "import sys; print('training'); sys.exit({EXIT})"]
+    - name: report
+      image: busybox
+      depends_on: [train]
+      command: ["python", "-c", "print('report')"]
+"""
+
+
+def _spec(out: str, exit_code: int) -> str:
+    return SPEC.replace("{OUT}", out).replace("{EXIT}", str(exit_code))
+
+
+def test_local_runner_runs_real_commands_to_success(airflow_home: AirflowHome) -> None:
+    out = airflow_home.root / "prepare.out"
+    airflow_home.add_spec("localrun.yaml", _spec(str(out), 0))
+    proc = airflow_home.dags_test("localrun__pipeline", "2024-06-01")
+    assert run_succeeded(proc), proc.stdout[-3000:] + proc.stderr[-3000:]
+    # GPUs from the request, the templated data interval, and no Airflow secrets leak into the stage
+    assert out.read_text() == "0,1|2024-06-01|hidden"
+    assert "local runner: resource requests {'cpu': '1', 'memory': '1Gi'} are not enforced" in proc.stdout
+    states = airflow_home.task_states("localrun__pipeline", proc.stdout)
+    assert states == {"training.prepare": "success", "training.train": "success", "training.report": "success"}
+
+
+def test_failing_stage_fails_its_task_after_a_retry(airflow_home: AirflowHome) -> None:
+    airflow_home.add_spec("localrun.yaml", _spec(str(airflow_home.root / "x.out"), 3))
+    proc = airflow_home.dags_test("localrun__pipeline", "2024-06-01")
+    out = proc.stdout + proc.stderr
+    assert not run_succeeded(proc)
+    assert out.count("stage 'training.train' command exited with code 3") == 2  # first try + 1 retry
+    assert "new_state=up_for_retry" in out
+    states = airflow_home.task_states("localrun__pipeline", proc.stdout)
+    assert states["training.prepare"] == "success"
+    assert states["training.train"] == "failed"
+    assert states["training.report"] == "upstream_failed"
