@@ -158,6 +158,10 @@ def _pydantic_issue(doc: LoadedYaml, err: dict[str, Any]) -> SpecIssue:
     elif kind == "missing":
         message = f"missing required key {str(path[-1])!r}"
         line, col, real = doc.locate(path[:-1])
+    elif kind == "spec_version_string":
+        raw = doc.raw_numbers.get(path, str(value))
+        message = f'version {raw} was read by YAML as the number {value}; quote it: "{raw}"'
+        line, col, real = doc.locate(path)
     else:
         message = _message(err, value)
         line, col, real = doc.locate(path)
@@ -185,8 +189,12 @@ def _message(err: dict[str, Any], value: Any) -> str:
         close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return f"{value!r} is not allowed; use one of {expected}{hint}"
+    if kind in _BOUNDS:
+        return f"{value!r} is out of range: must be {_BOUNDS[kind]} {next(iter(err['ctx'].values()))}"
     if kind.startswith("spec_"):
         return msg  # our own messages already name the value and the fix
     shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
     return f"{msg[:1].lower()}{msg[1:]}, got {shown}"
 
+
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}

@@ -183,7 +183,7 @@ def _version(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise _err(
             "version_string",
-            "version {value!r} was read by YAML as a number (1.10 becomes 1.1); quote it: \"{value}\"",
+            "version {value!r} was read by YAML as a number (1.10 becomes 1.1); quote it",
             value=value,
         )
     return value

@@ -39,6 +39,7 @@ class LoadedYaml:
     file: str
     key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
     value_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    raw_numbers: dict[Path, str] = field(default_factory=dict)  # numbers as written ("1.10", not 1.1)
 
     def locate(self, path: Path, *, at_key: bool = False) -> tuple[int, int, Path]:
         """Best (line, col) for ``path`` and the real path in the document.
@@ -84,6 +85,7 @@ class _Builder:
         self.issues: list[SpecIssue] = []
         self.key_marks: dict[Path, tuple[int, int]] = {}
         self.value_marks: dict[Path, tuple[int, int]] = {}
+        self.raw_numbers: dict[Path, str] = {}
         self.count = 0
         self.active: set[int] = set()
 
@@ -122,6 +124,8 @@ class _Builder:
             return None
         if tag in (_TAG + "str", _TAG + "timestamp"):  # dates stay as written
             return node.value
+        if tag in (_TAG + "int", _TAG + "float"):
+            self.raw_numbers[path] = node.value
         return getattr(_constructor, "construct_yaml_" + tag[len(_TAG) :])(node)
 
     def _pairs(self, node: yaml.MappingNode, path: Path) -> Iterator[tuple[yaml.Node, yaml.Node, bool]]:
@@ -187,7 +191,11 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        ctx = f" ({exc.context})" if exc.context and exc.problem else ""
+        ctx = ""
+        if exc.context and exc.problem:
+            where = exc.context_mark
+            at = f" started at line {where.line + 1}, column {where.column + 1}" if where else ""
+            ctx = f" ({exc.context}{at})"
         raise SpecError([SpecIssue(file, line, col, "<yaml>", f"YAML syntax error: {problem}{ctx}")]) from None
     except yaml.YAMLError as exc:
         raise SpecError([SpecIssue(file, 1, 1, "<yaml>", f"YAML error: {exc}")]) from None
@@ -205,4 +213,4 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
             ) from None
     if builder.issues:
         raise SpecError(builder.issues)
-    return LoadedYaml(data, text, file, builder.key_marks, builder.value_marks)
+    return LoadedYaml(data, text, file, builder.key_marks, builder.value_marks, builder.raw_numbers)
