@@ -59,3 +59,25 @@ def test_failing_stage_fails_its_task_after_a_retry(airflow_home: AirflowHome) -
     assert states["training.prepare"] == "success"
     assert states["training.train"] == "failed"
     assert states["training.report"] == "upstream_failed"
+
+
+def test_stage_timeout_kills_the_subprocess(airflow_home: AirflowHome) -> None:
+    import os
+
+    pid_file = airflow_home.root / "child.pid"
+    airflow_home.add_spec("slow.yaml", f"""
+name: slow
+defaults: {{retries: 0}}
+training_pipeline:
+  stages:
+    - name: sleepy
+      image: busybox
+      timeout: 3s
+      command: ["python", "-c", "import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"]
+""")
+    proc = airflow_home.dags_test("slow__pipeline", "2024-06-01")
+    assert not run_succeeded(proc)
+    assert airflow_home.task_states("slow__pipeline", proc.stdout)["training.sleepy"] == "failed"
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
