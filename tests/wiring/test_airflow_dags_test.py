@@ -81,3 +81,23 @@ training_pipeline:
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+@pytest.mark.integration
+def test_dags_test_with_the_metadata_db_on_postgres(airflow_home: AirflowHome, postgres_url: str) -> None:
+    from tests.conftest import fresh_database
+
+    url = fresh_database("aiinfra_test_airflow_meta")
+    airflow_home.extra_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
+    migrate = airflow_home.airflow("db", "migrate")
+    assert migrate.returncode == 0, migrate.stderr[-2000:]
+    airflow_home.add_spec("localrun.yaml", _spec(str(airflow_home.root / "p.out"), 0))
+    proc = airflow_home.dags_test("localrun__pipeline", "2024-06-01")
+    assert run_succeeded(proc), proc.stdout[-3000:]
+    import psycopg2
+
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname="aiinfra_test_airflow_meta") as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT task_id, state FROM task_instance WHERE dag_id = 'localrun__pipeline'")
+            assert dict(cur.fetchall()) == {"training.prepare": "success", "training.train": "success",
+                                            "training.report": "success"}
