@@ -81,16 +81,6 @@ def get_provider_info() -> dict:
                 "hook-class-name": "airflow_aiinfra.hooks.mlflow.MlflowHook",
                 "hook-name": "MLflow",
             },
-            {
-                "connection-type": "prometheus",
-                "hook-class-name": "airflow_aiinfra.hooks.prometheus.PrometheusHook",
-                "hook-name": "Prometheus",
-            },
-            {
-                "connection-type": "serving_router",
-                "hook-class-name": "airflow_aiinfra.hooks.router.RouterHook",
-                "hook-name": "Model serving router",
-            },
         ],
         "operators": [
             {"integration-name": "AI Infra", "python-modules": ["airflow_aiinfra.operators.stage"]},

@@ -154,20 +154,18 @@ def _pydantic_issue(doc: LoadedYaml, err: dict[str, Any]) -> SpecIssue:
         fields = list(model.model_fields) if model else []
         hint = did_you_mean_key(key, fields)
         message = f"unknown key {key!r}{hint}"
-        line, col, real = doc.locate(path, at_key=True)
+        line, col, _ = doc.locate(path, at_key=True)
     elif kind == "missing":
         message = f"missing required key {str(path[-1])!r}"
-        line, col, real = doc.locate(path[:-1])
+        line, col, _ = doc.locate(path[:-1])
     elif kind == "spec_version_string":
         raw = doc.raw_numbers.get(path, str(value))
         message = f'version {raw} was read by YAML as the number {value}; quote it: "{raw}"'
-        line, col, real = doc.locate(path)
+        line, col, _ = doc.locate(path)
     else:
         message = _message(err, value)
-        line, col, real = doc.locate(path)
-    shown = path if kind != "missing" else path
-    del real
-    return SpecIssue(doc.file, line, col, format_path(shown) or "<document>", message)
+        line, col, _ = doc.locate(path)
+    return SpecIssue(doc.file, line, col, format_path(path) or "<document>", message)
 
 
 def did_you_mean_key(key: str, fields: list[str]) -> str:
