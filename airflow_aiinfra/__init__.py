@@ -57,6 +57,23 @@ _CONFIG_OPTIONS = {
         "example": "/opt/airflow/data_docs",
         "default": "",
     },
+    "data_docs_base_url": {
+        "description": "Base URL where browsers reach data_docs_folder when it is published elsewhere "
+        "(a static site or bucket). Empty means the aiinfra plugin on the API server "
+        "([api] base_url + /aiinfra/data-docs).",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "https://data-docs.example.com",
+        "default": "",
+    },
+    "feast_home": {
+        "description": "Folder for the Feast registry and SQLite online store of specs that define features "
+        "inline (one sub-folder per Feast project). Empty means $AIRFLOW_HOME/feast.",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "/opt/airflow/feast",
+        "default": "",
+    },
     "gx_custom_expectations_module": {
         "description": "Python module imported before validation that registers custom GX expectations.",
         "version_added": "0.1.0",

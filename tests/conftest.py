@@ -144,3 +144,13 @@ def airflow_home(tmp_path: Path, migrated_sqlite_db: Path) -> AirflowHome:
 def run_succeeded(proc: subprocess.CompletedProcess[str]) -> bool:
     out = proc.stdout + proc.stderr
     return "DagRun Finished" in out and "state=success" in out.split("DagRun Finished", 1)[1].split("\n", 1)[0]
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """A real `mlflow server` (backend on the shared Postgres, served artifacts) for the session."""
+    from tests.mlflow_server import start_server
+
+    server = start_server(tmp_path_factory.mktemp("mlflow-server"))
+    yield server
+    server.stop()

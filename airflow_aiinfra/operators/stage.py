@@ -7,6 +7,7 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 from airflow_aiinfra import config
+from airflow_aiinfra.operators.mlflow import MlflowRunLink, stage_outcome
 
 
 class StageOperator(KubernetesPodOperator):
@@ -14,6 +15,7 @@ class StageOperator(KubernetesPodOperator):
     and a subprocess on the worker (``local``), so the same DAG runs on a cluster and a laptop."""
 
     ui_color = "#e8f0fe"
+    operator_extra_links = (MlflowRunLink(),)
 
     def __init__(self, *, gpu_count: int = 0, local_cwd: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -22,12 +24,13 @@ class StageOperator(KubernetesPodOperator):
         self._local_run: Any = None
 
     def execute(self, context: Any) -> Any:
-        if config.runner() == "local":
-            from airflow_aiinfra.operators.local_runner import LocalStageRun
+        with stage_outcome(self, context):  # duration, try and state on the pipeline's MLflow run, if any
+            if config.runner() == "local":
+                from airflow_aiinfra.operators.local_runner import LocalStageRun
 
-            self._local_run = LocalStageRun(self)
-            return self._local_run.run(context)
-        return super().execute(context)
+                self._local_run = LocalStageRun(self)
+                return self._local_run.run(context)
+            return super().execute(context)
 
     def on_kill(self) -> None:
         if self._local_run is not None:

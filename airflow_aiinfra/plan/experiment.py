@@ -1,10 +1,147 @@
-"""experiment → MLflow start/end/register tasks around the pipeline, and MLflow env in every stage."""
+"""experiment → MLflow start/end/register tasks around the pipeline, and MLflow env in every stage.
+
+Group ``mlflow``:
+- ``mlflow.start_run`` before every root task: creates (or resumes) this DAG run's MLflow run and returns its id;
+- every pod gets ``MLFLOW_TRACKING_URI``, ``MLFLOW_EXPERIMENT_NAME``, ``MLFLOW_RUN_ID`` (templated from the start
+  task's XCom) and, when named, the credentials Secret (envFrom), so stage code logs with plain ``mlflow`` calls;
+- ``mlflow.register_model`` after ``model_stage`` (metric gates first); the model stage's downstream waits for it,
+  so a failed gate stops the pipeline;
+- ``mlflow.end_run`` after every leaf: a teardown (all_done) that sets FINISHED or FAILED. Teardowns do not count
+  for the DAG run's state, so a failed pipeline stays failed.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
+
 from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.graph import PlanGraph
+from airflow_aiinfra.plan.model import PodPlan, SecretPlan, TaskPlan
+from airflow_aiinfra.plan.training import stage_task_id
+
+GROUP = "mlflow"
+START = f"{GROUP}.start_run"
+REGISTER = f"{GROUP}.register_model"
+END = f"{GROUP}.end_run"
+
+RUN_ID_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + START + "') }}"
+TRACKING_URI_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + START + "', key='tracking_uri') }}"
+# Stage code talks to MLflow with the client's own retries: bound them (its defaults retry for minutes).
+STAGE_HTTP_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
+
+
+def experiment_name(ctx: PlanContext) -> str:
+    ex = ctx.spec.experiment
+    return (ex.name if ex and ex.name else None) or ctx.spec.name
+
+
+def stage_params(pod: PodPlan, name: str) -> dict[str, str]:
+    """What a stage ran, with what: logged as MLflow params (write-once, so they must be stable per run)."""
+    out = {f"stage.{name}.image": pod.image}
+    argv = [*(pod.cmds or []), *(pod.args or [])]
+    if argv:
+        out[f"stage.{name}.command"] = shlex.join(argv)
+    if pod.requests:
+        out[f"stage.{name}.requests"] = ",".join(f"{k}={v}" for k, v in sorted(pod.requests.items()))
+    if pod.limits:
+        out[f"stage.{name}.limits"] = ",".join(f"{k}={v}" for k, v in sorted(pod.limits.items()))
+    out[f"stage.{name}.gpu"] = str(pod.gpu)
+    return out
+
+
+def mlflow_env(ctx: PlanContext, pod: PodPlan) -> dict[str, str]:
+    ex = ctx.spec.experiment
+    assert ex is not None
+    env = {**STAGE_HTTP_ENV, **pod.env}  # a stage may tune the client's retries itself
+    env["MLFLOW_TRACKING_URI"] = ex.tracking_uri or TRACKING_URI_TEMPLATE
+    env["MLFLOW_EXPERIMENT_NAME"] = experiment_name(ctx)
+    env["MLFLOW_RUN_ID"] = RUN_ID_TEMPLATE
+    return env
+
+
+def credentials(ctx: PlanContext) -> tuple[SecretPlan, ...]:
+    ex = ctx.spec.experiment
+    if ex is None or ex.credentials_secret is None:
+        return ()
+    # key=None with env set: every key of the Secret becomes an env var (envFrom); nothing literal in the pod.
+    return (SecretPlan(secret=ex.credentials_secret, key=None, env="MLFLOW_TRACKING_*"),)
+
+
+def _task(ctx: PlanContext, task_id: str, kind: str, doc: str, **kw) -> TaskPlan:
+    d = ctx.spec.defaults
+    return TaskPlan(
+        task_id=task_id,
+        kind=kind,
+        group=GROUP,
+        retries=d.retries,
+        retry_delay=d.retry_delay,
+        retry_exponential_backoff=d.retry_exponential_backoff,
+        max_retry_delay=d.max_retry_delay,
+        execution_timeout=None,
+        doc=doc,
+        **kw,
+    )
 
 
 def plan_experiment(ctx: PlanContext, graph: PlanGraph) -> None:
-    return None
+    spec = ctx.spec
+    ex = spec.experiment
+    if ex is None:
+        return
+    roots = [t.task_id for t in graph.roots()]
+    params: dict[str, str] = {}
+    for task in list(graph.tasks.values()):
+        if task.pod is None:
+            continue
+        params.update(stage_params(task.pod, task.name))
+        secrets = task.pod.secrets + tuple(s for s in credentials(ctx) if s not in task.pod.secrets)
+        graph.update(task.task_id, pod=dataclasses.replace(task.pod, env=mlflow_env(ctx, task.pod), secrets=secrets))
+
+    graph.add(_task(
+        ctx, START, "mlflow_start_run",
+        "Creates this DAG run's MLflow run (or resumes it on retry, found by its airflow.dag_id/run_id tags) and "
+        "logs the spec, its hash and every stage's image, command and resources. Returns the run id.",
+        payload={
+            "experiment_name": experiment_name(ctx),
+            "tracking_uri": ex.tracking_uri,
+            "conn_id": ex.conn_id,
+            "tags": dict(ex.tags),
+            "params": params,
+            "spec_name": spec.name,
+            "spec_file": ctx.loaded.file,
+            "spec_text": ctx.loaded.text,
+            "spec_sha256": ctx.loaded.sha256,
+        },
+    ))
+    for root in roots:
+        graph.add_edge(START, root)
+
+    if ex.registered_model and ex.model_stage:
+        producer = stage_task_id(ex.model_stage)
+        after_producer = [t.task_id for t in graph.tasks.values() if producer in t.upstream]
+        graph.add(_task(
+            ctx, REGISTER, "mlflow_register_model",
+            f"Checks the metric gates, then registers the model logged by stage {ex.model_stage!r} as a new "
+            f"version of {ex.registered_model!r} with alias {ex.alias!r} (idempotent per run).",
+            upstream=(producer,),
+            payload={
+                "registered_model": ex.registered_model,
+                "model_name": ex.model_name,
+                "alias": ex.alias,
+                "metric_gates": [g.model_dump() for g in ex.metric_gates],
+                "spec_sha256": ctx.loaded.sha256,
+            },
+        ))
+        for task_id in after_producer:
+            graph.add_edge(REGISTER, task_id)
+
+    leaves = [t.task_id for t in graph.leaves()]
+    graph.add(_task(
+        ctx, END, "mlflow_end_run",
+        "Teardown: sets the MLflow run to FINISHED, or FAILED when any task failed, and logs every task's state. "
+        "It runs whatever happened upstream and never makes a failed DAG run succeed.",
+        upstream=tuple(leaves),
+        trigger_rule="all_done",
+        teardown=True,
+    ))

@@ -1,10 +1,87 @@
-"""data_quality → one gate task per gate in the ``data_quality`` group, placed before/after stages."""
+"""data_quality → one gate task per gate in the ``data_quality`` group, placed before/after stages.
+
+Placement (stage names are the spec's, tasks are ``training.<stage>``):
+
+- ``before: [b]``: the gate is upstream of ``b``.
+- ``after: [a]``: ``a`` is upstream of the gate. Without ``before``, the stages that depend on
+  ``a`` wait for the gate too, so a gate that checks a stage's output stops its consumers.
+- neither: the gate is upstream of every root stage (those with no ``depends_on``).
+"""
 
 from __future__ import annotations
 
+import os
+
 from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.graph import PlanGraph
+from airflow_aiinfra.plan.model import TaskPlan
+from airflow_aiinfra.plan.training import stage_task_id
+from airflow_aiinfra.spec.model.quality import Gate
+
+GROUP = "data_quality"
+KIND = "dq_gate"
+
+
+def gate_task_id(name: str) -> str:
+    return f"{GROUP}.{name}"
+
+
+def gate_payload(ctx: PlanContext, gate: Gate) -> dict:
+    """What the gate operator receives: plain JSON-able data (see DataQualityOperator)."""
+    data = gate.data
+    return {
+        "gate": gate.name,
+        "path": data.path,
+        "format": data.format,
+        "query": data.query,
+        "conn_id": data.conn_id,
+        "expectations": [{name: args} for name, args in gate.expectation_items()],
+        "suite_path": gate.suite_path,
+        "on_failure": gate.on_failure,
+        "base_dir": ctx.options.local_cwd or (os.path.dirname(ctx.loaded.path) or None),
+    }
+
+
+def plan_gate(ctx: PlanContext, gate: Gate) -> TaskPlan:
+    d = ctx.spec.defaults
+    what = gate.data.path or f"query on {gate.data.conn_id}"
+    return TaskPlan(
+        task_id=gate_task_id(gate.name),
+        kind=KIND,
+        group=GROUP,
+        # Bad data is never retried (DataQualityFailed); retries only cover reaching the data.
+        retries=d.retries,
+        retry_delay=d.retry_delay,
+        retry_exponential_backoff=d.retry_exponential_backoff,
+        max_retry_delay=d.max_retry_delay,
+        execution_timeout=d.execution_timeout,
+        payload=gate_payload(ctx, gate),
+        doc=f"Great Expectations gate **{gate.name}** on `{what}` (on_failure: {gate.on_failure}).",
+    )
+
+
+def _waiting_stages(ctx: PlanContext, gate: Gate) -> list[str]:
+    """Stage names that must wait for the gate."""
+    stages = ctx.spec.training_pipeline.stages if ctx.spec.training_pipeline else []
+    if gate.before:
+        return list(gate.before)
+    if gate.after:
+        after = set(gate.after)
+        return [s.name for s in stages if after & set(s.depends_on) and s.name not in after]
+    return [s.name for s in stages if not s.depends_on]
 
 
 def plan_quality(ctx: PlanContext, graph: PlanGraph) -> None:
-    return None
+    dq = ctx.spec.data_quality
+    if dq is None:
+        return
+    for gate in dq.gates:
+        task = graph.add(plan_gate(ctx, gate))
+        for name in gate.after:
+            stage = stage_task_id(name)
+            if stage in graph.tasks:
+                graph.add_edge(stage, task.task_id)
+        for name in _waiting_stages(ctx, gate):
+            stage = stage_task_id(name)
+            if stage in graph.tasks:
+                graph.add_edge(task.task_id, stage)

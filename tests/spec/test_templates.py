@@ -38,3 +38,28 @@ def test_allowed(value: str) -> None:
 def test_rejected(value: str, match: str) -> None:
     problem = check_template(value)
     assert problem is not None and match in problem
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("{{ ds }}", id="plain"),
+        pytest.param("a {{ds_nodash}}/b/{{ params.lr }}", id="several"),
+        pytest.param("{{ ds }}{{ ts }}", id="adjacent"),
+        pytest.param("}}{{ ds }}", id="closing-before"),
+        pytest.param("{{{ ds }}", id="brace-before"),
+        pytest.param("{{ ds }}}", id="brace-after"),
+        pytest.param("{{ dsx }}", id="prefix-of-allowed"),
+        pytest.param("{{ params._x }}", id="private-param"),
+        pytest.param("{{ params.x }} {{ conn.y }}", id="mixed"),
+        pytest.param("{{ ds }} {% if x %}{% endif %}", id="statement-after"),
+        pytest.param("{{ ds }} {# note #}", id="comment"),
+        pytest.param("{{- ds -}}", id="whitespace-control"),
+        pytest.param("{{ ds\n}}", id="newline"),
+    ],
+)
+def test_fast_path_agrees_with_jinja(value: str) -> None:
+    """The parse-time fast path for plain names never accepts what Jinja's full check rejects."""
+    from airflow_aiinfra.spec.templates import _check_jinja
+
+    assert check_template(value) == _check_jinja.__wrapped__(value)

@@ -1,0 +1,396 @@
+"""MLflow operators: one run per DAG run (start, register, end) and the extra link every task carries.
+
+The work is done by plain functions taking the hook and explicit ids (``start_or_resume_run``,
+``register_model``, ``finish_run``), so tests drive them against a real server without an Airflow
+context; the operators only read the context and map errors (permanent → AirflowFailException).
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from airflow.sdk import BaseOperator, BaseOperatorLink
+
+from airflow_aiinfra.errors import MlflowPermanentError, PermanentError
+from airflow_aiinfra.hooks.mlflow import (
+    QUICK_HTTP,
+    RUN_XCOM_KEY,
+    START_TASK_ID,
+    MlflowHook,
+    hook_for,
+    log_to_pipeline_run,
+    pipeline_run,
+    run_url,
+)
+
+FAILED_STATES = {"failed", "upstream_failed"}
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+class MlflowRunLink(BaseOperatorLink):
+    """"MLflow run" button on a task: the run of its DAG run in the MLflow UI (computed on the worker)."""
+
+    name = "MLflow run"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        dag = getattr(operator, "dag", None)
+        if dag is None or START_TASK_ID not in dag.task_ids or not hasattr(ti_key, "xcom_pull"):
+            return ""
+        info = ti_key.xcom_pull(task_ids=START_TASK_ID, key=RUN_XCOM_KEY) or {}
+        return info.get("run_url", "")
+
+
+@contextmanager
+def _fail_permanent() -> Iterator[None]:
+    """Permanent errors must not be retried: Airflow skips retries for AirflowFailException."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        yield
+    except PermanentError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+# --- start -------------------------------------------------------------------------------------------------
+def run_tags(context_ids: dict[str, str], spec: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
+    """Tags of the pipeline run: Airflow ids (found again by dag_id + run_id on retry), the spec's hash."""
+    return {
+        **extra,
+        **{f"airflow.{k}": v for k, v in context_ids.items()},
+        "aiinfra.spec_name": spec["spec_name"],
+        "aiinfra.spec_file": spec["spec_file"],
+        "aiinfra.spec_sha256": spec["spec_sha256"],
+        "mlflow.source.name": spec["spec_file"],
+        "mlflow.source.type": "JOB",
+    }
+
+
+def check_params(existing: dict[str, str], wanted: dict[str, str], run_id: str) -> None:
+    """MLflow params are write-once: the same value again is fine, a changed one is a clear permanent error."""
+    changed = {k: (existing[k], v) for k, v in wanted.items() if k in existing and existing[k] != v}
+    if changed:
+        lines = "; ".join(f"{k}: {old!r} → {new!r}" for k, (old, new) in sorted(changed.items()))
+        raise MlflowPermanentError(
+            f"MLflow run {run_id} of this DAG run already has different values for params ({lines}). The spec "
+            "or a stage changed since the run started and MLflow params cannot change: trigger a new DAG run "
+            "instead of re-running this one"
+        )
+
+
+def start_or_resume_run(
+    hook: MlflowHook,
+    *,
+    experiment_name: str,
+    dag_id: str,
+    run_id: str,
+    tags: dict[str, str],
+    params: dict[str, str],
+    spec_text: str,
+    spec_file: str,
+) -> tuple[str, str, bool]:
+    """(mlflow run id, experiment id, resumed). One MLflow run per Airflow DAG run, never a duplicate."""
+    from mlflow.entities import Param, RunStatus, RunTag
+
+    experiment_id = hook.ensure_experiment(experiment_name)
+    existing = hook.find_run(experiment_id, dag_id, run_id)
+    with hook.session() as client:
+        if existing is None:
+            run = client.create_run(experiment_id, tags=tags, run_name=run_id.replace(":", "-"))
+            mlflow_run_id, resumed = run.info.run_id, False
+        else:
+            mlflow_run_id, resumed = existing.info.run_id, True
+            check_params(existing.data.params, params, mlflow_run_id)
+            client.update_run(mlflow_run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+        items = sorted(params.items())
+        for i in range(0, len(items), 100):  # log_batch takes at most 100 params per call
+            client.log_batch(mlflow_run_id, params=[Param(k, v) for k, v in items[i:i + 100]])
+        client.log_batch(mlflow_run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        client.log_text(mlflow_run_id, spec_text, f"spec/{spec_file.rsplit('/', 1)[-1]}")
+    return mlflow_run_id, experiment_id, resumed
+
+
+class MlflowStartRunOperator(BaseOperator):
+    """Creates the DAG run's MLflow run, or resumes it (retry, cleared run): returns the MLflow run id."""
+
+    template_fields = ("experiment_name", "tags")
+    ui_color = "#d5f5e3"
+    operator_extra_links = (MlflowRunLink(),)
+
+    def __init__(
+        self,
+        *,
+        experiment_name: str,
+        tracking_uri: str | None = None,
+        conn_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        params_to_log: dict[str, str] | None = None,
+        spec_name: str,
+        spec_file: str,
+        spec_text: str,
+        spec_sha256: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.experiment_name = experiment_name
+        self.tracking_uri = tracking_uri
+        self.conn_id = conn_id
+        self.tags = tags or {}
+        self.params_to_log = params_to_log or {}
+        self.spec_name = spec_name
+        self.spec_file = spec_file
+        self.spec_text = spec_text
+        self.spec_sha256 = spec_sha256
+
+    def hook(self) -> MlflowHook:
+        from airflow_aiinfra import config
+
+        if self.conn_id:
+            return MlflowHook(self.conn_id, tracking_uri=self.tracking_uri)
+        # [aiinfra] mlflow_conn_id when it exists (credentials even with a tracking_uri), else embedded.
+        return MlflowHook(config.get("mlflow_conn_id", "mlflow_default") or None, tracking_uri=self.tracking_uri,
+                          conn_required=False)
+
+    def execute(self, context: Any) -> str:
+        ti, dag_run = context["ti"], context["dag_run"]
+        ids = {
+            "dag_id": ti.dag_id,
+            "run_id": ti.run_id,
+            "try_number": str(ti.try_number),
+            "logical_date": str(context.get("logical_date") or ""),
+            "data_interval_start": str(context.get("data_interval_start") or ""),
+            "data_interval_end": str(context.get("data_interval_end") or ""),
+            "run_type": str(getattr(dag_run, "run_type", "") or ""),
+        }
+        spec = {"spec_name": self.spec_name, "spec_file": self.spec_file, "spec_sha256": self.spec_sha256}
+        params = {**self.params_to_log, "airflow.data_interval_start": ids["data_interval_start"],
+                  "airflow.data_interval_end": ids["data_interval_end"]}
+        hook = self.hook()
+        with _fail_permanent():
+            mlflow_run_id, experiment_id, resumed = start_or_resume_run(
+                hook, experiment_name=self.experiment_name, dag_id=ti.dag_id, run_id=ti.run_id,
+                tags=run_tags(ids, spec, self.tags), params=params, spec_text=self.spec_text,
+                spec_file=self.spec_file,
+            )
+        url = run_url(hook.tracking_uri, experiment_id, mlflow_run_id)
+        self.log.info("%s MLflow run %s in experiment %r at %s %s", "resumed" if resumed else "created",
+                      mlflow_run_id, self.experiment_name, hook.tracking_uri, url)
+        ti.xcom_push(key="tracking_uri", value=hook.tracking_uri)
+        ti.xcom_push(key=RUN_XCOM_KEY, value={
+            "run_id": mlflow_run_id, "experiment_id": experiment_id, "tracking_uri": hook.tracking_uri,
+            "conn_id": hook.mlflow_conn_id if hook.connection is not None else "", "run_url": url,
+        })
+        return mlflow_run_id
+
+
+# --- register ----------------------------------------------------------------------------------------------
+def check_gates(metrics: dict[str, float], gates: list[dict[str, Any]], run_id: str) -> list[str]:
+    """Messages of the gates that pass; raises MlflowPermanentError naming metric, value and threshold."""
+    passed, failed = [], []
+    for g in gates:
+        name, op, threshold = g["metric"], g["op"], float(g["threshold"])
+        if name not in metrics:
+            shown = ", ".join(sorted(metrics)) or "none"
+            failed.append(f"metric {name!r} was not logged in run {run_id} (logged: {shown}); "
+                          f"the gate needs {name} {op} {threshold}")
+        elif not _OPS[op](metrics[name], threshold):
+            failed.append(f"{name} = {metrics[name]:g}, needs {op} {threshold:g}")
+        else:
+            passed.append(f"{name} = {metrics[name]:g} {op} {threshold:g}")
+    if failed:
+        raise MlflowPermanentError("metric gate failed, the model is not registered: " + "; ".join(failed))
+    return passed
+
+
+def pick_model(models: list[Any], model_name: str | None, run_id: str) -> Any:
+    """The logged model to register. A retried stage logs its model again: same name → the newest wins.
+    Different names with no ``model_name`` in the spec is ambiguous: an error, never a guess."""
+    ready = [m for m in models if str(getattr(m.status, "value", m.status)).upper() == "READY"] or models
+    names = sorted({m.name for m in ready})
+    if model_name is not None:
+        ready = [m for m in ready if m.name == model_name]
+        if not ready:
+            raise MlflowPermanentError(
+                f"run {run_id} has no logged model named {model_name!r} (logged: {', '.join(names) or 'none'}); "
+                "fix experiment.model_name or log the model with mlflow.<flavor>.log_model(..., name=...)"
+            )
+    elif not ready:
+        raise MlflowPermanentError(
+            f"run {run_id} has no logged model: the model stage must call mlflow.<flavor>.log_model(...) "
+            "with MLFLOW_RUN_ID set (it is, in every stage)"
+        )
+    elif len(names) > 1:
+        raise MlflowPermanentError(
+            f"run {run_id} logged several models ({', '.join(names)}); set experiment.model_name to the one to "
+            "register"
+        )
+    return max(ready, key=lambda m: m.creation_timestamp or 0)
+
+
+def register_model(
+    hook: MlflowHook,
+    *,
+    run_id: str,
+    registered_model: str,
+    alias: str,
+    model_name: str | None,
+    gates: list[dict[str, Any]],
+    tags: dict[str, str],
+) -> tuple[str, bool, list[str]]:
+    """(version, created, gate messages). Registering twice for one run returns the existing version."""
+    from mlflow.exceptions import MlflowException
+
+    with hook.session() as client:
+        run = client.get_run(run_id)
+    passed = check_gates(dict(run.data.metrics), gates, run_id)
+    with hook.session() as client:
+        existing = client.search_model_versions(f"name = '{registered_model}' and run_id = '{run_id}'")
+        if existing:
+            version, created = str(min(int(v.version) for v in existing)), False
+        else:
+            models = client.search_logged_models([run.info.experiment_id],
+                                                 filter_string=f"source_run_id = '{run_id}'")
+            model = pick_model(list(models), model_name, run_id)
+            try:
+                client.create_registered_model(registered_model)
+            except MlflowException as exc:
+                if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                    raise
+            mv = client.create_model_version(
+                registered_model, f"models:/{model.model_id}", run_id=run_id, model_id=model.model_id,
+                tags={**tags, "aiinfra.logged_model": model.name},
+            )
+            version, created = str(mv.version), True
+        client.set_registered_model_alias(registered_model, alias, version)
+        client.set_tag(run_id, "aiinfra.registered_model", f"{registered_model}/{version}")
+    return version, created, passed
+
+
+class MlflowRegisterModelOperator(BaseOperator):
+    """Checks the metric gates, registers the run's model as a version of ``registered_model`` with ``alias``."""
+
+    template_fields = ("registered_model", "alias")
+    ui_color = "#d5f5e3"
+    operator_extra_links = (MlflowRunLink(),)
+
+    def __init__(
+        self,
+        *,
+        registered_model: str,
+        alias: str = "challenger",
+        model_name: str | None = None,
+        metric_gates: list[dict[str, Any]] | None = None,
+        spec_sha256: str = "",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.registered_model = registered_model
+        self.alias = alias
+        self.model_name = model_name
+        self.metric_gates = metric_gates or []
+        self.spec_sha256 = spec_sha256
+
+    def execute(self, context: Any) -> dict[str, str]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        info = pipeline_run(context)
+        if not info:
+            raise AirflowFailException(f"no MLflow run: {START_TASK_ID} did not push one")
+        ti = context["ti"]
+        tags = {"airflow.dag_id": ti.dag_id, "airflow.run_id": ti.run_id, "mlflow_run_id": info["run_id"],
+                "aiinfra.spec_sha256": self.spec_sha256}
+        with _fail_permanent():
+            version, created, passed = register_model(
+                hook_for(info), run_id=info["run_id"], registered_model=self.registered_model, alias=self.alias,
+                model_name=self.model_name, gates=self.metric_gates, tags=tags,
+            )
+        for line in passed:
+            self.log.info("metric gate passed: %s", line)
+        self.log.info("%s version %s of %r, alias %r", "registered" if created else "already registered:",
+                      version, self.registered_model, self.alias)
+        return {"name": self.registered_model, "version": version, "alias": self.alias,
+                "model_uri": f"models:/{self.registered_model}/{version}"}
+
+
+# --- end ---------------------------------------------------------------------------------------------------
+def final_status(states: dict[str, str | None], own_task_id: str) -> str:
+    """FAILED when any other task of the DAG run failed (or could not run because of it), else FINISHED."""
+    bad = sorted(t for t, s in states.items() if t != own_task_id and str(s or "") in FAILED_STATES)
+    return "FAILED" if bad else "FINISHED"
+
+
+def finish_run(hook: MlflowHook, run_id: str, status: str, states: dict[str, str | None]) -> None:
+    from mlflow.entities import RunTag
+
+    tags = [RunTag(f"airflow.task.{t}.state", str(s)) for t, s in sorted(states.items())]
+    with hook.session() as client:
+        for i in range(0, len(tags), 1000):
+            client.log_batch(run_id, tags=tags[i:i + 1000])
+        client.set_terminated(run_id, status=status)
+
+
+class MlflowEndRunOperator(BaseOperator):
+    """Teardown: ends the MLflow run FINISHED, or FAILED when a task of the DAG run failed. Its own success
+    does not decide the DAG run's state (teardowns are ignored for it), so a failed run stays failed."""
+
+    template_fields = ()
+    ui_color = "#d5f5e3"
+    operator_extra_links = (MlflowRunLink(),)
+
+    def execute(self, context: Any) -> str:
+        info = pipeline_run(context)
+        if not info:
+            self.log.warning("no MLflow run to end: %s did not create one", START_TASK_ID)
+            return "NONE"
+        ti = context["ti"]
+        states = self.task_states(ti)
+        status = final_status(states, ti.task_id)
+        with _fail_permanent():
+            finish_run(hook_for(info), info["run_id"], status, {t: s for t, s in states.items() if t != ti.task_id})
+        self.log.info("MLflow run %s ended %s", info["run_id"], status)
+        return status
+
+    @staticmethod
+    def task_states(ti: Any) -> dict[str, str | None]:
+        result = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id])
+        return dict(result.get(ti.run_id, {}))
+
+
+# --- stage outcomes ----------------------------------------------------------------------------------------
+def record_stage_outcome(task: Any, context: Any, state: str, seconds: float) -> None:
+    """Best effort, as the pipeline runs: a stage's duration, try and state on the pipeline's MLflow run.
+    Never fails the stage (the end task logs every task's final state anyway)."""
+    from airflow_aiinfra.errors import AiinfraError
+
+    name = task.task_id.rsplit(".", 1)[-1]
+    try_number = int(getattr(context.get("ti"), "try_number", 0) or 0)
+    try:
+        log_to_pipeline_run(
+            context,
+            tags={f"stage.{name}.state": state, f"stage.{name}.try_number": str(try_number)},
+            metrics={f"stage.{name}.duration_s": round(seconds, 3), f"stage.{name}.succeeded": float(state == "success")},
+            step=try_number,
+            http=QUICK_HTTP,
+        )
+    except AiinfraError as exc:
+        task.log.warning("could not log the stage outcome to MLflow (the end task will): %s", exc)
+
+
+@contextmanager
+def stage_outcome(task: Any, context: Any) -> Iterator[None]:
+    """Wraps a stage's execute(): records success / failed / skipped with the duration."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    started = time.monotonic()
+    state = "failed"
+    try:
+        yield
+        state = "success"
+    except AirflowSkipException:
+        state = "skipped"
+        raise
+    finally:
+        record_stage_outcome(task, context, state, time.monotonic() - started)

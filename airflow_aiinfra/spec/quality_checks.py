@@ -1,0 +1,171 @@
+"""Checks of ``data_quality`` gates: stage references, and expectation names and arguments
+against ``gx_expectations.json`` (generated from GX by scripts/gen_gx_expectations.py), so a typo
+is a located spec error with a "did you mean" while nothing imports great_expectations."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path as FsPath
+from typing import Any
+
+from airflow_aiinfra.spec.model import Spec
+from airflow_aiinfra.spec.model.quality import Gate
+from airflow_aiinfra.spec.yaml_loader import Path
+
+CATALOG = FsPath(__file__).with_name("gx_expectations.json")
+CUSTOM_MODULE_ENV = "AIRFLOW__AIINFRA__GX_CUSTOM_EXPECTATIONS_MODULE"
+
+Issue = tuple[Path, str]
+
+
+@lru_cache(maxsize=1)
+def catalog() -> dict[str, Any]:
+    return json.loads(CATALOG.read_text(encoding="utf-8"))
+
+
+def _did_you_mean(value: str, choices: Any, cutoff: float = 0.6) -> str:
+    close = difflib.get_close_matches(value, sorted(choices), n=1, cutoff=cutoff)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def custom_expectations_configured() -> bool:
+    """Whether the deployment names a module of custom expectations (``[aiinfra]
+    gx_custom_expectations_module``). Then unknown names are accepted here and checked when the
+    gate runs, after that module registered them. Read from the environment, or from Airflow's
+    configuration when Airflow is already loaded (DAG parsing): never imports Airflow itself."""
+    if os.environ.get(CUSTOM_MODULE_ENV):
+        return True
+    if "airflow.sdk" in sys.modules or "airflow.configuration" in sys.modules:
+        from airflow_aiinfra import config
+
+        return bool(config.get("gx_custom_expectations_module", "").strip())
+    return False
+
+
+_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "a whole number", "boolean": "true or false",
+               "array": "a list", "object": "a mapping", "null": "null"}
+
+
+def _type_ok(value: Any, types: list[str]) -> bool:
+    for t in types:
+        if t == "any":
+            return True
+        if t == "null" and value is None:
+            return True
+        if t == "boolean" and isinstance(value, bool):
+            return True
+        if t == "integer" and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if t == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+            return True
+        if t == "string" and isinstance(value, str):
+            return True
+        if t == "array" and isinstance(value, list):
+            return True
+        if t == "object" and isinstance(value, dict):
+            return True
+    return False
+
+
+def check_argument(expectation: str, arg: str, value: Any, schema: dict[str, Any]) -> str | None:
+    """A message when ``value`` cannot be argument ``arg`` of ``expectation``, else None."""
+    types = schema.get("type", ["any"])
+    if not _type_ok(value, types):
+        # "object" only stands for GX suite parameters ({"$PARAMETER": ...}): not worth suggesting
+        want = " or ".join(_TYPE_WORDS.get(t, t) for t in types if t != "object" or len(types) == 1)
+        return f"argument {arg!r} of {expectation} must be {want}, got {value!r}"
+    enum = schema.get("enum")
+    if enum is not None and isinstance(value, str) and value not in enum:
+        return f"argument {arg!r} of {expectation} is {value!r}; use one of {enum}{_did_you_mean(value, enum)}"
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and "minimum" in schema and value < schema["minimum"]:
+        return f"argument {arg!r} of {expectation} must be at least {schema['minimum']}, got {value!r}"
+    if number and "maximum" in schema and value > schema["maximum"]:
+        return f"argument {arg!r} of {expectation} must be at most {schema['maximum']}, got {value!r}"
+    return None
+
+
+def check_expectations(gate: Gate, base: Path) -> Iterator[Issue]:
+    cat = catalog()
+    known: dict[str, Any] = cat["expectations"]
+    common: dict[str, Any] = cat["common_args"]
+    custom = None  # looked up once, only when a name is unknown
+    for i, entry in enumerate(gate.expectations):
+        path = (*base, "expectations", i)
+        if len(entry) != 1:
+            names = ", ".join(map(repr, entry)) or "nothing"
+            yield path, (f"each entry is one 'expect_name: {{arguments}}' mapping, got {names}; "
+                         "start each expectation on its own '- ' line")
+            continue
+        name, args = next(iter(entry.items()))
+        spec = known.get(name)
+        if spec is None:
+            if custom is None:
+                custom = custom_expectations_configured()
+            if custom:
+                continue  # registered by [aiinfra] gx_custom_expectations_module; checked when the gate runs
+            hint = _did_you_mean(name, known) or (
+                "; see https://greatexpectations.io/expectations/ (custom expectations need "
+                "[aiinfra] gx_custom_expectations_module)"
+            )
+            yield path, f"unknown expectation {name!r}{hint}"  # the entry's position is its key's
+            continue
+        args = args or {}
+        allowed = {**common, **spec["args"]}
+        for arg, value in args.items():
+            schema = allowed.get(arg)
+            if schema is None:
+                hint = _did_you_mean(arg, allowed, cutoff=0.5)
+                if not hint:
+                    hint = f"; {name} takes {', '.join(sorted(spec['args']))}"
+                yield (*path, name, arg), f"unknown argument {arg!r} for {name}{hint}"
+                continue
+            problem = check_argument(name, arg, value, schema)
+            if problem:
+                yield (*path, name, arg), problem
+        for arg in spec["required"]:
+            if arg not in args:
+                yield path, f"{name} needs argument {arg!r} (required: {', '.join(spec['required'])})"
+
+
+def quality_issues(spec: Spec) -> Iterator[Issue]:
+    """Gate checks beyond names and stage references (those are in spec.checks._quality)."""
+    dq = spec.data_quality
+    if dq is None:
+        return
+    for i, gate in enumerate(dq.gates):
+        base: Path = ("data_quality", "gates", i)
+        if gate.before and gate.after and not set(gate.before) & set(gate.after):
+            yield from _order_issues(spec, gate, base)
+        if gate.suite_path is not None and not gate.suite_path.split("?", 1)[0].endswith(".json"):
+            yield (*base, "suite_path"), f"{gate.suite_path!r} is not a GX expectation suite file (*.json)"
+        yield from check_expectations(gate, base)
+
+
+def _order_issues(spec: Spec, gate: Gate, base: Path) -> Iterator[Issue]:
+    """A gate after A and before B is a cycle when B already runs before A."""
+    assert spec.training_pipeline is not None
+    deps = {s.name: set(s.depends_on) for s in spec.training_pipeline.stages}
+
+    def ancestors(name: str) -> set[str]:
+        out: set[str] = set()
+        todo = list(deps.get(name, ()))
+        while todo:
+            n = todo.pop()
+            if n not in out:
+                out.add(n)
+                todo.extend(deps.get(n, ()))
+        return out
+
+    for j, before in enumerate(gate.before):
+        for after in gate.after:
+            if after in deps and before in ancestors(after):
+                yield (*base, "before", j), (
+                    f"stage {before!r} runs before {after!r} (depends_on), so the gate cannot be after "
+                    f"{after!r} and before {before!r}: that is a cycle"
+                )
