@@ -95,8 +95,8 @@ def main() -> int:
     gate(False, -1)
     times: dict[str, list[float]] = {"direct": [], "gate": [], "gate+docs": []}
     for i in range(args.repeats):
-        for name, fn in (("direct", lambda: direct(df)), ("gate", lambda: gate(False, i)),
-                         ("gate+docs", lambda: gate(True, i))):
+        for name, fn in (("direct", lambda: direct(df)), ("gate", lambda i=i: gate(False, i)),
+                         ("gate+docs", lambda i=i: gate(True, i))):
             t = time.perf_counter()
             assert fn() is True, name
             times[name].append(time.perf_counter() - t)

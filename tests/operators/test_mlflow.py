@@ -22,6 +22,9 @@ from airflow_aiinfra.operators.mlflow import (
 )
 from tests.mlflow_server import MlflowServer
 
+# mlflow.sklearn's serializer probes modules and trips Airflow's deprecated-import shims: noise, not signal.
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+
 
 def _start(hook: MlflowHook, experiment: str, params: dict[str, str], try_number: str = "1") -> tuple[str, str, bool]:
     return start_or_resume_run(

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import AirflowHome, fresh_database, run_succeeded
-
-pytestmark = pytest.mark.slow
+from tests.conftest import ROOT, AirflowHome, fresh_database, run_succeeded
 
 SPEC = """
 name: dqrun
@@ -72,6 +73,7 @@ def setup_home(home: AirflowHome, mode: str, age: int, extra: str = "") -> Path:
     return docs
 
 
+@pytest.mark.slow
 def test_failing_gate_fails_once_and_stops_the_stages_behind_it(airflow_home: AirflowHome) -> None:
     docs = setup_home(airflow_home, "fail", 500)
     proc = airflow_home.dags_test("dqrun__pipeline", "2024-06-01")
@@ -92,6 +94,7 @@ def test_failing_gate_fails_once_and_stops_the_stages_behind_it(airflow_home: Ai
     assert (docs / link.removeprefix("/aiinfra/data-docs/")).is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.integration
 def test_warn_gate_lets_the_dag_succeed_and_a_postgres_gate_passes(
     airflow_home: AirflowHome, postgres_url: str
@@ -106,14 +109,47 @@ def test_warn_gate_lets_the_dag_succeed_and_a_postgres_gate_passes(
                                    "(3, '2024-06-01'), (3, '2024-06-02')"))
     engine.dispose()
     airflow_home.extra_env["AIRFLOW_CONN_DQ_PG"] = url.replace("+psycopg2", "")
-    setup_home(airflow_home, "warn", 500, PG_GATE)
+    setup_home(airflow_home, "warn", 500, PG_GATE + "experiment: {name: dqrun}\n")  # embedded MLflow store
     proc = airflow_home.dags_test("dqrun__pipeline", "2024-06-01")
     out = proc.stdout + proc.stderr
     assert run_succeeded(proc), out[-3000:]
     states = airflow_home.task_states("dqrun__pipeline", proc.stdout)
-    assert set(states.values()) == {"success"} and len(states) == 4, states
+    assert {s for t, s in states.items() if not t.startswith("mlflow.")} == {"success"}, states
+    assert {"data_quality.events", "data_quality.users", "training.train"} <= set(states)
     values = xcoms(airflow_home, "dqrun__pipeline")
     assert values[("data_quality.events", "return_value")]["status"] == "warn"
     assert values[("data_quality.users", "return_value")]["status"] == "passed"
     assert values[("data_quality.users", "return_value")]["rows"] == 3
     assert "DATA QUALITY WARNING" in out
+    # the warning is visible on the pipeline's MLflow run: a tag and the result as an artifact
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{airflow_home.home / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("dqrun").experiment_id])
+    assert run.data.tags["data_quality.events"] == "warn"
+    assert run.data.tags["data_quality.users"] == "passed"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "data_quality")}
+    assert artifacts == {"data_quality/events.json", "data_quality/users.json"}
+
+
+def test_gate_dag_parses_without_reading_data_or_importing_gx() -> None:
+    """Building the DAG makes the operator only: no data read, no GX/pandas/MLflow/Feast import."""
+    code = textwrap.dedent(f"""
+        import sys
+        from airflow_aiinfra.plan.build import build_plans
+        from airflow_aiinfra.plan.context import PlanOptions
+        from airflow_aiinfra.spec.load import load_spec_text
+        from airflow_aiinfra.wiring.dag import build_dag
+
+        text = {SPEC.replace("MODE", "fail").replace("AGE", "1")!r}
+        dag = build_dag(build_plans(load_spec_text(text, "dqrun.yaml"), PlanOptions(local_cwd="/bundle"))[0])
+        gate = dag.get_task("data_quality.events")
+        print(type(gate).__name__, gate.task_group.group_id, sorted(link.name for link in gate.operator_extra_links), gate.base_dir,
+              sorted(t.task_id for t in gate.downstream_list))
+        print(sorted(m for m in ("great_expectations", "pandas", "mlflow", "feast") if m in sys.modules))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    built, heavy = out.stdout.strip().splitlines()[-2:]
+    assert built == "DataQualityOperator data_quality ['Data Docs'] /bundle ['training.train']"
+    assert heavy == "[]"
