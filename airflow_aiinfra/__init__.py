@@ -101,6 +101,7 @@ def get_provider_info() -> dict:
         ],
         "operators": [
             {"integration-name": "AI Infra", "python-modules": ["airflow_aiinfra.operators.stage"]},
+            {"integration-name": "MLflow", "python-modules": ["airflow_aiinfra.operators.mlflow"]},
         ],
         "extra-links": [],
         "plugins": [{"name": "aiinfra", "plugin-class": "airflow_aiinfra.plugins.AiinfraPlugin"}],

@@ -117,10 +117,10 @@ def main() -> None:
                 if kind == "sqlite":
                     hook.store_payload = {**hook.store_payload, "allow_overwrite_newer": True}
                     hook.ensure_replay_policy()
-                run = lambda: hook.store.materialize(START, END - timedelta(microseconds=1),  # noqa: E731
-                                                     feature_views=["user_clicks"])
+                run = lambda h=hook: h.store.materialize(START, END - timedelta(microseconds=1),  # noqa: E731
+                                                         feature_views=["user_clicks"])
             else:
-                run = lambda: mat.execute(ctx)  # noqa: E731
+                run = lambda m=mat: m.execute(ctx)  # noqa: E731
             run()  # warm up (imports, registry cache)
             for _ in range(args.repeat):
                 clear_online(hook)
@@ -128,7 +128,7 @@ def main() -> None:
                 results[f"{mode}-replay"].append(timed(run))
             if mode == "ours":
                 check = ops["features.consistency"]
-                t = timed(lambda: check.check(START, END))
+                t = timed(lambda c=check: c.check(START, END))
                 report = check.check(START, END)
                 print(f"[{kind}] consistency check: {t:.2f}s for {report['features'][0]['checked']} entities "
                       f"x {len(report['features'])} features, status {report['status']}")

@@ -262,10 +262,10 @@ class MlflowHook(BaseHook):
 
 def pipeline_run(context: Any) -> dict[str, str] | None:
     """Where this DAG run's MLflow run is (``mlflow.start_run``'s XCom), or None without an experiment."""
-    dag = context.get("dag")
-    if dag is not None and START_TASK_ID not in getattr(dag, "task_ids", ()):
+    dag, ti = context.get("dag"), context.get("ti")
+    if dag is None or ti is None or START_TASK_ID not in getattr(dag, "task_ids", ()):
         return None
-    info = context["ti"].xcom_pull(task_ids=START_TASK_ID, key=RUN_XCOM_KEY)
+    info = ti.xcom_pull(task_ids=START_TASK_ID, key=RUN_XCOM_KEY)
     return info or None
 
 

@@ -103,9 +103,9 @@ def start_or_resume_run(
             mlflow_run_id, resumed = run.info.run_id, False
         else:
             mlflow_run_id, resumed = existing.info.run_id, True
-            check_params(existing.data.params, params, mlflow_run_id)
+            check_params(existing.data.params, {k: v[:6000] for k, v in params.items()}, mlflow_run_id)
             client.update_run(mlflow_run_id, status=RunStatus.to_string(RunStatus.RUNNING))
-        items = sorted(params.items())
+        items = sorted((k, v[:6000]) for k, v in params.items())  # MLflow's limit for a param value
         for i in range(0, len(items), 100):  # log_batch takes at most 100 params per call
             client.log_batch(mlflow_run_id, params=[Param(k, v) for k, v in items[i:i + 100]])
         client.log_batch(mlflow_run_id, tags=[RunTag(k, v) for k, v in tags.items()])

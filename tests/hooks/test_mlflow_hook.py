@@ -126,3 +126,15 @@ def test_server_down_is_transient() -> None:
     with pytest.raises(MlflowTransientError, match="MLflow unavailable or failing.*Connection refused|Max retries"):
         with hook.session() as client:
             client.search_experiments(max_results=1)
+
+
+def test_log_to_pipeline_run_is_false_without_an_experiment() -> None:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG
+
+    from airflow_aiinfra.hooks.mlflow import log_to_pipeline_run
+
+    with DAG("plain", schedule=None) as dag:
+        EmptyOperator(task_id="a")
+    assert log_to_pipeline_run({"dag": dag}, tags={"k": "v"}, metrics={"m": 1.0}) is False
+    assert log_to_pipeline_run({}, tags={"k": "v"}) is False
