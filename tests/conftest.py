@@ -149,8 +149,9 @@ def run_succeeded(proc: subprocess.CompletedProcess[str]) -> bool:
 @pytest.fixture(scope="session")
 def mlflow_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory):
     """A real `mlflow server` (backend on the shared Postgres, served artifacts) for the session."""
-    from tests.mlflow_server import start_server
+    from tests.mlflow_server import drop_database, start_server
 
     server = start_server(tmp_path_factory.mktemp("mlflow-server"))
     yield server
     server.stop()
+    drop_database()

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from tests.conftest import VENV_BIN, fresh_database
 
-DATABASE = "aiinfra_test_mlflow"
+# One database per test session: concurrent sessions on the shared Postgres must not drop each other's.
+DATABASE = f"aiinfra_test_mlflow_{os.getpid()}"
 
 
 def free_port() -> int:
@@ -88,3 +89,13 @@ def start_server(workdir: Path) -> MlflowServer:
     server = MlflowServer(workdir, fresh_database(DATABASE).replace("+psycopg2", ""))
     server.start()
     return server
+
+
+def drop_database() -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    conn.close()
