@@ -13,7 +13,14 @@ DATE="${DEMO_DATE:-2024-06-01}"
 python examples/recsys/make_features.py  # the feature store's offline source
 echo "== airflow dags test recsys__pipeline $DATE"
 airflow dags test recsys__pipeline "$DATE" > "$AIRFLOW_HOME/demo-run.log" 2>&1 || true
-grep -E "new_state=|accuracy|exited with|DagRun Finished" "$AIRFLOW_HOME/demo-run.log" | sed -E 's/^[0-9T:.-]+Z //' | cut -c1-220
+grep -E "accuracy|gate|exited with|rows written" "$AIRFLOW_HOME/demo-run.log" | sed -E 's/^[0-9T:.-]+Z //; s/ +\[airflow[^]]*\].*$//' | cut -c1-160 || true
+RUN_ID=$(grep -o "DagRun Finished: dag_id=recsys__pipeline, [^,]*, run_id=[^,]*" "$AIRFLOW_HOME/demo-run.log" | sed 's/.*run_id=//' | tail -1)
+if [ -n "$RUN_ID" ]; then
+  echo "== task states of $RUN_ID"
+  airflow tasks states-for-dag-run recsys__pipeline "$RUN_ID" -o plain 2>/dev/null | awk 'NR>1 {printf "  %-28s %s\n", $3, $4}' || true
+  echo "== MLflow (embedded store $AIRFLOW_HOME/mlflow.db)"
+  python scripts/demo_mlflow_summary.py "$AIRFLOW_HOME/mlflow.db" recsys || true
+fi
 if grep -q "DagRun Finished.*state=success" "$AIRFLOW_HOME/demo-run.log"; then
   echo "demo: recsys__pipeline succeeded (full log: $AIRFLOW_HOME/demo-run.log)"
 else
