@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/airflow_env.sh
 export AIRFLOW_HOME="$ROOT/.demo/test-airflow"
 mkdir -p "$AIRFLOW_HOME"
-ruff check airflow_aiinfra tests dags benchmarks
+ruff check airflow_aiinfra tests dags benchmarks scripts
 args=()
 if [ "${CI:-}" = "true" ] || [ "${AIINFRA_REQUIRE_SERVICES:-}" = "1" ]; then args+=(--require-services); fi
 exec pytest "${args[@]}" "$@"
