@@ -4,7 +4,7 @@ same data and the same kind of online store; and the consistency check's time fo
     .venv/bin/python benchmarks/feast_materialize.py [--entities 50000] [--repeat 3] [--redis]
 
 Each measurement starts from an empty online table (first load) or from the same window already
-loaded (replay). Results: benchmarks/feast.md.
+loaded (replay). Results: benchmarks/README.md.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Both sides build an ephemeral context, a pandas data source, the same suite and 
 same result format (SUMMARY, 20 unexpected values) and progress bars off. The gate adds: building
 the suite from the spec's `{name: args}` entries, a checkpoint, the plain-data summary, and (in the
 "docs" variant) building the run's Data Docs. Reading the data is excluded (it is the same for
-both); it is reported separately. Results: benchmarks/gx_gate.md.
+both); it is reported separately. Results: benchmarks/README.md.
 """
 
 from __future__ import annotations

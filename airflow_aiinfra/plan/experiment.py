@@ -107,7 +107,7 @@ def plan_experiment(ctx: PlanContext, graph: PlanGraph) -> None:
             "tracking_uri": ex.tracking_uri,
             "conn_id": ex.conn_id,
             "tags": dict(ex.tags),
-            "params": params,
+            "params_to_log": params,
             "spec_name": spec.name,
             "spec_file": ctx.loaded.file,
             "spec_text": ctx.loaded.text,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,18 @@ def register(kind: str) -> Callable[[Builder], Builder]:
         return fn
 
     return deco
+
+
+def payload_operator(kind: str, class_path: str) -> None:
+    """Register ``kind`` as ``Class(**common_kwargs, **task.payload)``: the plan's payload keys are the
+    operator's keyword arguments. The class is imported when the first such task is built."""
+
+    def build(task: TaskPlan, dag: DagPlan, common: dict[str, Any]) -> Any:
+        module, _, name = class_path.rpartition(".")
+        operator = getattr(importlib.import_module(module), name)
+        return operator(**common_kwargs(task, common), **task.payload)
+
+    BUILDERS[kind] = build
 
 
 def common_kwargs(task: TaskPlan, common: dict[str, Any]) -> dict[str, Any]:

@@ -88,11 +88,11 @@ def test_literal_tracking_uri_and_name_go_straight_into_the_env() -> None:
 def test_start_payload_holds_what_was_run() -> None:
     plan = _plan("tags: {team: recsys}")
     p = plan.task(START).payload
-    assert p["params"]["stage.train.image"] == "trainer:2"
-    assert p["params"]["stage.train.command"] == "python train.py"
-    assert p["params"]["stage.prepare.command"] == "python prepare.py --day '{{' ds '}}'"
-    assert p["params"]["stage.train.requests"] == "cpu=4,memory=16Gi,nvidia.com/gpu=2"
-    assert p["params"]["stage.train.gpu"] == "2"
+    assert p["params_to_log"]["stage.train.image"] == "trainer:2"
+    assert p["params_to_log"]["stage.train.command"] == "python train.py"
+    assert p["params_to_log"]["stage.prepare.command"] == "python prepare.py --day '{{' ds '}}'"
+    assert p["params_to_log"]["stage.train.requests"] == "cpu=4,memory=16Gi,nvidia.com/gpu=2"
+    assert p["params_to_log"]["stage.train.gpu"] == "2"
     assert p["spec_sha256"] == plan.spec_sha256 and "name: exp" in p["spec_text"]
     assert p["tags"] == {"team": "recsys"} and p["experiment_name"] == "exp"
 
