@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-def spec_files(folder: Path, shard: int | None = None, shards: int = 1) -> list[Path]:
-    """Spec files under ``folder`` (recursive; hidden and ``_``-prefixed names skipped), in a stable
-    order; with ``shard``, only those whose relative path hashes to it."""
+def spec_files(
+    folder: Path, shard: int | None = None, shards: int = 1, exclude: Iterable[str] = ()
+) -> list[Path]:
+    """Spec files under ``folder`` (recursive; hidden and ``_``-prefixed names and the ``exclude``d
+    subfolders skipped), in a stable order; with ``shard``, only those whose relative path hashes to it."""
+    skip = {(Path(folder) / e).resolve() for e in exclude}
     out = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith((".", "_")) and (Path(root) / d).resolve() not in skip
+        )
         for f in sorted(files):
             if f.endswith(SPEC_SUFFIXES) and not f.startswith((".", "_")):
                 out.append(Path(root) / f)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,15 @@ def load_dags(
     *,
     shard: int | None = None,
     shards: int | None = None,
+    exclude: Iterable[str] = (),
+    bundle_root: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Build the DAGs of every spec in ``folder`` and put them into ``namespace`` (a DAG file's globals)."""
+    """Build the DAGs of every spec in ``folder`` and put them into ``namespace`` (a DAG file's globals).
+
+    ``exclude`` skips subfolders (relative to ``folder``) that have loader files of their own.
+    ``bundle_root`` is where stage commands and relative paths in specs resolve under the local runner:
+    by default the folder above ``dags/`` (the DAG bundle's root).
+    """
     dag_file = (namespace or {}).get("__file__")
     root = Path(folder) if folder else default_specs_folder(dag_file)
     if shard is not None and shards is None:
@@ -57,10 +65,12 @@ def load_dags(
     from airflow_aiinfra.wiring.dag import build_dag
 
     wanted = _wanted_dag_id()
-    options = PlanOptions(default_uid=config.default_uid(), local_cwd=str(root.resolve().parent))
+    if bundle_root is None:
+        bundle_root = Path(dag_file).resolve().parent.parent if dag_file else root.resolve().parent
+    options = PlanOptions(default_uid=config.default_uid(), local_cwd=str(bundle_root))
     dags: dict[str, Any] = {}
     owners: dict[str, str] = {}
-    for path in spec_files(root, shard, shards or 1):
+    for path in spec_files(root, shard, shards or 1, exclude=exclude):
         shown = display_path(path)
         try:
             loaded = load_spec(path)

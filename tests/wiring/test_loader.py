@@ -111,3 +111,19 @@ def test_importing_the_package_is_light() -> None:
             "print([m for m in ('airflow', 'mlflow', 'feast', 'great_expectations', 'pandas') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_one_loader_per_team_folder(dag_folder: Path) -> None:
+    specs = dag_folder.parent / "specs"
+    (dag_folder / "aiinfra_dags.py").write_text(
+        "from airflow_aiinfra.wiring.loader import load_dags\nload_dags(globals(), exclude=['team_b'])\n")
+    (dag_folder / "aiinfra_team_b.py").write_text(
+        "from pathlib import Path\nfrom airflow_aiinfra.wiring.loader import load_dags\n"
+        f"load_dags(globals(), folder={str(specs / 'team_b')!r})\n")
+    bag = dagbag(dag_folder)
+    assert bag.import_errors == {}
+    assert bag.dags["seed__pipeline"].fileloc.endswith("aiinfra_team_b.py")
+    assert bag.dags["recsys__pipeline"].fileloc.endswith("aiinfra_dags.py")
+    # stages of the team folder still run from the bundle root (the folder above dags/)
+    task = bag.dags["seed__pipeline"].get_task("training.model_training")
+    assert task.local_cwd == str(dag_folder.parent.resolve())
