@@ -78,23 +78,32 @@ def load_dags(
             clash = [p.dag_id for p in plans if p.dag_id in owners]
             if clash:
                 raise _clash(shown, clash[0], owners[clash[0]])
+            built = {p.dag_id: build_dag(p) for p in plans if wanted is None or wanted == p.dag_id}
         except SpecError as exc:
-            errors = [str(i) for i in exc.issues]
-            for line in errors:
-                log.error("aiinfra: %s", line)
-            text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
-            dag_id = placeholder_dag_id(path, text, set(owners))
-            if wanted is None or wanted == dag_id:
-                dags[dag_id] = broken_spec_dag(dag_id, shown, errors)
-            owners[dag_id] = shown
+            _broken(dags, owners, path, shown, [str(i) for i in exc.issues], wanted)
             continue
-        for plan in plans:
-            owners[plan.dag_id] = shown
-            if wanted is None or wanted == plan.dag_id:
-                dags[plan.dag_id] = build_dag(plan)
+        except Exception as exc:  # a bug of ours or Airflow's must not take the other specs down
+            log.exception("aiinfra: building the DAGs of %s failed", shown)
+            message = f"{shown}:1:1: <internal>: building DAGs failed: {type(exc).__name__}: {exc} (please report)"
+            _broken(dags, owners, path, shown, [message], wanted)
+            continue
+        owners.update({p.dag_id: shown for p in plans})
+        dags.update(built)
     if namespace is not None:
         namespace.update(dags)
     return dags
+
+
+def _broken(dags: dict[str, Any], owners: dict[str, str], path: Path, shown: str, errors: list[str],
+            wanted: str | None) -> None:
+    """Log the errors and put a placeholder DAG carrying them where the spec's DAG would be."""
+    for line in errors:
+        log.error("aiinfra: %s", line)
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+    dag_id = placeholder_dag_id(path, text, set(owners))
+    if wanted is None or wanted == dag_id:
+        dags[dag_id] = broken_spec_dag(dag_id, shown, errors)
+    owners[dag_id] = shown
 
 
 def _clash(shown: str, dag_id: str, other: str) -> SpecError:

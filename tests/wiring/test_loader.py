@@ -127,3 +127,22 @@ def test_one_loader_per_team_folder(dag_folder: Path) -> None:
     # stages of the team folder still run from the bundle root (the folder above dags/)
     task = bag.dags["seed__pipeline"].get_task("training.model_training")
     assert task.local_cwd == str(dag_folder.parent.resolve())
+
+
+def test_an_unexpected_error_in_one_spec_becomes_a_placeholder(dag_folder: Path, monkeypatch) -> None:
+    import airflow_aiinfra.wiring.dag as dag_module
+
+    real = dag_module.build_dag
+
+    def flaky(plan):
+        if plan.dag_id == "seed__pipeline":
+            raise RuntimeError("boom")
+        return real(plan)
+
+    monkeypatch.setattr(dag_module, "build_dag", flaky)
+    bag = dagbag(dag_folder)
+    assert bag.import_errors == {}
+    assert "recsys__pipeline" in bag.dags and "aiinfra:broken-spec" not in bag.dags["recsys__pipeline"].tags
+    placeholder = bag.dags["seed__pipeline"]
+    assert "aiinfra:broken-spec" in placeholder.tags
+    assert "building DAGs failed: RuntimeError: boom" in placeholder.doc_md
