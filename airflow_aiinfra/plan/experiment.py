@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from typing import Any
 
 from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.graph import PlanGraph
@@ -68,20 +69,9 @@ def credentials(ctx: PlanContext) -> tuple[SecretPlan, ...]:
     return (SecretPlan(secret=ex.credentials_secret, key=None, env="MLFLOW_TRACKING_*"),)
 
 
-def _task(ctx: PlanContext, task_id: str, kind: str, doc: str, **kw) -> TaskPlan:
-    d = ctx.spec.defaults
-    return TaskPlan(
-        task_id=task_id,
-        kind=kind,
-        group=GROUP,
-        retries=d.retries,
-        retry_delay=d.retry_delay,
-        retry_exponential_backoff=d.retry_exponential_backoff,
-        max_retry_delay=d.max_retry_delay,
-        execution_timeout=None,
-        doc=doc,
-        **kw,
-    )
+def _task(ctx: PlanContext, task_id: str, kind: str, doc: str, **kw: Any) -> TaskPlan:
+    # MLflow calls are bounded by the hook's own HTTP timeouts, not by the stages' execution timeout
+    return ctx.task(task_id, kind, execution_timeout=None, doc=doc, **kw)
 
 
 def plan_experiment(ctx: PlanContext, graph: PlanGraph) -> None:

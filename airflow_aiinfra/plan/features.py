@@ -98,12 +98,7 @@ def materialized_views(fs: FeatureStore) -> list[str]:
 
 def _task(ctx: PlanContext, task_id: str, kind: str, payload: dict[str, Any], upstream: tuple[str, ...] = (),
           doc: str = "") -> TaskPlan:
-    d = ctx.spec.defaults
-    return TaskPlan(
-        task_id=task_id, kind=kind, group=GROUP, upstream=upstream, retries=d.retries, retry_delay=d.retry_delay,
-        retry_exponential_backoff=d.retry_exponential_backoff, max_retry_delay=d.max_retry_delay,
-        execution_timeout=d.execution_timeout, payload=payload, doc=doc,
-    )
+    return ctx.task(task_id, kind, upstream=upstream, payload=payload, doc=doc)
 
 
 def apply_task(ctx: PlanContext) -> TaskPlan:

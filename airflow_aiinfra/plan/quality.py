@@ -43,18 +43,11 @@ def gate_payload(ctx: PlanContext, gate: Gate) -> dict:
 
 
 def plan_gate(ctx: PlanContext, gate: Gate) -> TaskPlan:
-    d = ctx.spec.defaults
     what = gate.data.path or f"query on {gate.data.conn_id}"
-    return TaskPlan(
-        task_id=gate_task_id(gate.name),
-        kind=KIND,
-        group=GROUP,
-        # Bad data is never retried (DataQualityFailed); retries only cover reaching the data.
-        retries=d.retries,
-        retry_delay=d.retry_delay,
-        retry_exponential_backoff=d.retry_exponential_backoff,
-        max_retry_delay=d.max_retry_delay,
-        execution_timeout=d.execution_timeout,
+    # Bad data is never retried (DataQualityFailed); the default retries only cover reaching the data.
+    return ctx.task(
+        gate_task_id(gate.name),
+        KIND,
         payload=gate_payload(ctx, gate),
         doc=f"Great Expectations gate **{gate.name}** on `{what}` (on_failure: {gate.on_failure}).",
     )
