@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from airflow_aiinfra.spec.model.experiment import Experiment
 from airflow_aiinfra.spec.model.features import FeatureStore
@@ -26,6 +26,31 @@ class ParamSpec(Strict):
     minimum: float | None = None
     maximum: float | None = None
     enum: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> ParamSpec:
+        """Airflow refuses a scheduled DAG whose param defaults break their own schema: say so here."""
+        v = self.default
+        if v is None:
+            return self
+        ok_type = {
+            "string": isinstance(v, str),
+            "integer": isinstance(v, int) and not isinstance(v, bool),
+            "number": isinstance(v, int | float) and not isinstance(v, bool),
+            "boolean": isinstance(v, bool),
+            "array": isinstance(v, list),
+            "object": isinstance(v, dict),
+        }
+        if self.type is not None and not ok_type[self.type]:
+            raise ValueError(f"default {v!r} is not of type {self.type!r}")
+        number = isinstance(v, int | float) and not isinstance(v, bool)
+        if number and self.minimum is not None and v < self.minimum:
+            raise ValueError(f"default {v!r} is below minimum {self.minimum:g}")
+        if number and self.maximum is not None and v > self.maximum:
+            raise ValueError(f"default {v!r} is above maximum {self.maximum:g}")
+        if self.enum is not None and v not in self.enum:
+            raise ValueError(f"default {v!r} is not one of the enum values {self.enum!r}")
+        return self
 
 
 def _param(value: Any) -> Any:
@@ -82,7 +107,9 @@ class Spec(Strict):
     name: Name = Field(description="Becomes the prefix of the DAG ids.")
     description: str = ""
     owner: str = "airflow"
-    tags: list[str] = Field(default_factory=list)
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, description="Airflow DAG tags (at most 100 characters each)."
+    )
     schedule: str | None = Field(None, description="Cron, preset (@daily) or null for manual runs.")
     start_date: str = "2024-01-01"
     timezone: str = "UTC"
