@@ -70,7 +70,7 @@ def secrets(pod: PodPlan) -> list[Any]:
     out = []
     for s in pod.secrets:
         if s.env is not None:
-            out.append(Secret("env", s.env if s.key else None, s.secret, s.key))
+            out.append(Secret("env", s.env if s.key is not None else None, s.secret, s.key))
         else:
             out.append(Secret("volume", s.mount_path, s.secret, s.key))
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from airflow_aiinfra.spec.types import (
     CpuQuantity,
@@ -70,9 +70,9 @@ class SecretRef(Strict):
     """A Kubernetes Secret exposed to the stage; its value never appears in the spec."""
 
     secret: Name = Field(description="Name of the Kubernetes Secret.")
-    key: str | None = Field(None, description="Key inside the Secret; omit with `env` to expose all keys.")
+    key: str | None = Field(None, min_length=1, description="Key inside the Secret; omit with `env` to expose all keys.")
     env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Expose as this env var.")
-    mount_path: str | None = Field(None, description="Or mount the Secret as files here.")
+    mount_path: str | None = Field(None, pattern=r"^/", description="Or mount the Secret as files here.")
 
     @model_validator(mode="after")
     def _one_target(self) -> SecretRef:
@@ -147,6 +147,32 @@ class Stage(Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     security_context: SecurityContext | None = None
+
+    @field_validator("affinity")
+    @classmethod
+    def _affinity(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_affinity(value)
+
+
+_AFFINITY_KEYS = ("nodeAffinity", "podAffinity", "podAntiAffinity")
+
+
+def check_affinity(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The Kubernetes client itself checks the affinity (imported only for specs that have one), so a bad
+    one is a spec error instead of a DAG that fails to build."""
+    if value is None:
+        return value
+    unknown = [k for k in value if k not in _AFFINITY_KEYS]
+    if unknown:
+        raise ValueError(f"unknown affinity key(s) {unknown}; use {', '.join(_AFFINITY_KEYS)} (camelCase, as in Kubernetes)")
+    from kubernetes.client import ApiClient
+    from kubernetes.client.configuration import Configuration
+
+    try:
+        ApiClient(configuration=Configuration())._ApiClient__deserialize(value, "V1Affinity")
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise ValueError(f"not a valid Kubernetes affinity: {exc}") from None
+    return value
 
 
 class TrainingPipeline(Strict):
