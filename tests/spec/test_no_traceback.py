@@ -3,6 +3,7 @@ issue) or in a valid plan, never in another exception: every key of the example 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,20 +38,25 @@ def replaced(node: Any, path: tuple, value: Any) -> Any:
     return [replaced(v, rest, value) if i == head else v for i, v in enumerate(node)]
 
 
-@pytest.mark.parametrize("spec_path", [pytest.param(p, id=p.name) for p in SPECS])
-def test_junk_values_give_spec_errors_only(spec_path) -> None:
+def junk_variants(spec_path) -> Iterator[tuple[tuple, str]]:
+    """(key path, spec text) for every key of the spec holding each junk value in turn."""
     data = yaml.safe_load(spec_path.read_text())
-    checked = 0
     for path in paths(data):
         for junk in JUNK:
-            text = yaml.safe_dump(replaced(data, path, junk), allow_unicode=True, sort_keys=False)
-            try:
-                build_plans(load_spec_text(text, "junk.yaml"))  # a spec that loads must also plan
-            except SpecError as exc:
-                assert exc.issues, path
-                for issue in exc.issues:
-                    line = str(issue)
-                    assert line.startswith("junk.yaml:") and "\n" not in line, line
-            checked += 1
+            yield path, yaml.safe_dump(replaced(data, path, junk), allow_unicode=True, sort_keys=False)
+
+
+@pytest.mark.parametrize("spec_path", [pytest.param(p, id=p.name) for p in SPECS])
+def test_junk_values_give_spec_errors_only(spec_path) -> None:
+    checked = 0
+    for path, text in junk_variants(spec_path):
+        try:
+            build_plans(load_spec_text(text, "junk.yaml"))  # a spec that loads must also plan
+        except SpecError as exc:
+            assert exc.issues, path
+            for issue in exc.issues:
+                line = str(issue)
+                assert line.startswith("junk.yaml:") and "\n" not in line, line
+        checked += 1
     assert checked > 100
 
