@@ -8,102 +8,46 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_CONFIG_OPTIONS = {
-    "specs_folder": {
-        "description": "Folder of ML system specs (*.yaml) loaded by dags/aiinfra_dags.py. "
-        "Empty means `specs/` beside the DAG file that calls load_dags().",
-        "version_added": "0.1.0",
-        "type": "string",
-        "example": "/opt/airflow/dags/repo/specs",
-        "default": "",
-    },
-    "runner": {
-        "description": "Where training stages run: `kubernetes` (a pod per stage) or `local` "
-        "(a subprocess on the worker, for laptops and `airflow dags test`).",
-        "version_added": "0.1.0",
-        "type": "string",
-        "example": "local",
-        "default": "kubernetes",
-    },
-    "parse_shards": {
-        "description": "Split the specs across this many parse units (dags/aiinfra_dags_<i>.py files, "
-        "see `aiinfra shards`), so one slow or broken unit never hides the others.",
-        "version_added": "0.1.0",
-        "type": "integer",
-        "example": "4",
-        "default": "1",
-    },
-    "default_run_as_user": {
-        "description": "UID that pods run as under the restricted security context when the spec "
-        "does not say, so images built to run as root still start as non-root.",
-        "version_added": "0.1.0",
-        "type": "integer",
-        "example": "1000",
-        "default": "1000",
-    },
-    "mlflow_conn_id": {
-        "description": "Airflow connection used for MLflow when a spec names neither "
-        "tracking_uri nor conn_id. Missing connection means the embedded local store.",
-        "version_added": "0.1.0",
-        "type": "string",
-        "example": "mlflow_default",
-        "default": "mlflow_default",
-    },
-    "data_docs_folder": {
-        "description": "Folder where Great Expectations Data Docs are written per run; served by the "
-        "aiinfra plugin under /aiinfra/data-docs/.",
-        "version_added": "0.1.0",
-        "type": "string",
-        "example": "/opt/airflow/data_docs",
-        "default": "",
-    },
-    "data_docs_base_url": {
-        "description": "Base URL where browsers reach data_docs_folder when it is published elsewhere "
-        "(a static site or bucket). Empty means the aiinfra plugin on the API server "
-        "([api] base_url + /aiinfra/data-docs).",
-        "version_added": "0.1.0",
-        "type": "string",
-        "example": "https://data-docs.example.com",
-        "default": "",
-    },
-    "feast_home": {
-        "description": "Folder for the Feast registry and SQLite online store of specs that define features "
-        "inline (one sub-folder per Feast project). Empty means $AIRFLOW_HOME/feast.",
-        "version_added": "0.1.0",
-        "type": "string",
-        "example": "/opt/airflow/feast",
-        "default": "",
-    },
-    "gx_custom_expectations_module": {
-        "description": "Python module imported before validation that registers custom GX expectations.",
-        "version_added": "0.1.0",
-        "type": "string",
-        "example": "my_company.gx_expectations",
-        "default": "",
-    },
-}
-
 
 def get_provider_info() -> dict:
-    """Provider metadata for Airflow's providers manager (entry point `apache_airflow_provider`)."""
+    """Provider metadata for Airflow's providers manager (entry point ``apache_airflow_provider``).
+
+    Every module and class named here exists and imports (tests/test_provider.py); nothing is advertised
+    that the package does not do."""
+    from airflow_aiinfra.config import OPTIONS
+
     return {
         "package-name": "airflow-aiinfra",
         "name": "AI Infra",
         "description": "DAG factory and operators for ML platforms: Kubernetes training stages, "
-        "Great Expectations gates, MLflow tracking, Feast features and canary deploys.",
+        "Great Expectations gates, MLflow tracking and registration, Feast features.",
         "versions": [__version__],
+        "integrations": [
+            {"integration-name": "AI Infra", "external-doc-url": "https://airflow-aiinfra.dev/", "tags": ["software"]},
+        ],
         "connection-types": [
-            {
-                "connection-type": "mlflow",
-                "hook-class-name": "airflow_aiinfra.hooks.mlflow.MlflowHook",
-                "hook-name": "MLflow",
-            },
+            {"connection-type": "mlflow", "hook-class-name": "airflow_aiinfra.hooks.mlflow.MlflowHook"},
         ],
         "operators": [
-            {"integration-name": "AI Infra", "python-modules": ["airflow_aiinfra.operators.stage"]},
-            {"integration-name": "MLflow", "python-modules": ["airflow_aiinfra.operators.mlflow"]},
+            {"integration-name": "AI Infra", "python-modules": [
+                "airflow_aiinfra.operators.stage",
+                "airflow_aiinfra.operators.data_quality",
+                "airflow_aiinfra.operators.mlflow",
+                "airflow_aiinfra.operators.feast",
+                "airflow_aiinfra.operators.spec_error",
+            ]},
         ],
-        "extra-links": [],
+        "hooks": [
+            {"integration-name": "AI Infra", "python-modules": [
+                "airflow_aiinfra.hooks.mlflow",
+                "airflow_aiinfra.hooks.feast",
+                "airflow_aiinfra.hooks.data_source",
+            ]},
+        ],
+        "extra-links": [
+            "airflow_aiinfra.operators.pipeline_run.MlflowRunLink",
+            "airflow_aiinfra.operators.data_quality.DataDocsLink",
+        ],
         "plugins": [{"name": "aiinfra", "plugin-class": "airflow_aiinfra.plugins.AiinfraPlugin"}],
-        "config": {"aiinfra": {"description": "airflow-aiinfra DAG factory settings.", "options": _CONFIG_OPTIONS}},
+        "config": {"aiinfra": {"description": "airflow-aiinfra DAG factory settings.", "options": OPTIONS}},
     }

@@ -13,29 +13,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def _spec_paths(paths: Sequence[str]) -> list[Path]:
-    from airflow_aiinfra.spec.files import spec_files
-
-    out: list[Path] = []
-    for p in map(Path, paths):
-        out.extend(spec_files(p) if p.is_dir() else [p])
-    return out
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
+    from airflow_aiinfra import config
     from airflow_aiinfra.errors import SpecError
     from airflow_aiinfra.plan.build import build_plans
+    from airflow_aiinfra.spec.files import expand_paths
     from airflow_aiinfra.spec.load import load_spec
 
     bad = 0
     owners: dict[str, str] = {}
-    paths = _spec_paths(args.paths)
+    options = config.spec_options()
+    paths = expand_paths(args.paths)
     if not paths:
         print(f"no spec files (*.yaml, *.yml) under {' '.join(args.paths)}", file=sys.stderr)
         return 1
     for path in paths:
         try:
-            loaded = load_spec(path)
+            loaded = load_spec(path, options)
         except SpecError as exc:
             bad += 1
             for issue in exc.issues:

@@ -1,12 +1,36 @@
-"""The package's exceptions, in one small module.
+"""The package's exceptions, and the one helper that maps a library's exceptions into them.
 
-A spec error is a ``ValueError`` carrying one located issue per problem. Each
-integration has a transient (retry) / permanent (fail now) pair; hooks map the
-third-party exceptions into these at their boundary, operators decide retrying.
+The tree::
+
+    ValueError
+    ├── SpecError                  a spec is invalid: one located SpecIssue per problem
+    └── RoutingSyntaxError         a routing condition does not parse (raised inside spec validation)
+    AiinfraError                   raised by hooks and operators at run time
+    ├── TransientError             the service or data may be there on the next try: Airflow retries it
+    │   ├── MlflowTransientError       tracking server unreachable, 5xx, 429
+    │   ├── FeastTransientError        a store unreachable or busy, source data not there yet
+    │   ├── DataSourceUnavailable      a gate's data cannot be reached (missing file, database down)
+    │   └── RouterTransientError       a traffic router cannot be reached
+    └── PermanentError             the request itself is wrong: retrying cannot help; operators turn it
+        │                          into a task failure without retries (operators/failures.py)
+        ├── MlflowPermanentError       4xx, a deleted experiment, a metric gate that fails
+        ├── FeastPermanentError        bad definitions, a store that was never applied
+        ├── DataSourceInvalid          a gate's data was reached but cannot be read as configured
+        ├── GateDefinitionError        a gate's expectations or suite file are wrong
+        └── RouterPermanentError       the router refuses the change (no such backend or server)
+
+Transient errors are never caught by the package: they propagate and Airflow's retries are the outer loop.
+Task failures that carry an Airflow meaning (``DataQualityFailed``, ``FeastCheckFailed``: subclasses of
+``AirflowFailException``) live beside their operators, since this module must not import Airflow.
+
+Hooks map third-party exceptions at their boundary with :func:`map_errors` and a table of exception
+type → package error type (as httpx maps httpcore's), never by class-name strings or message text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -30,6 +54,10 @@ class SpecError(ValueError):
     def __init__(self, issues: list[SpecIssue]) -> None:
         self.issues = sorted(issues)
         super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class RoutingSyntaxError(ValueError):
+    """A routing condition does not parse; the message says where and what was expected."""
 
 
 class AiinfraError(Exception):
@@ -64,9 +92,40 @@ class DataSourceUnavailable(TransientError):
     """The data a quality gate checks could not be read (missing file, database down)."""
 
 
+class DataSourceInvalid(PermanentError):
+    """The data was reached but cannot be read as configured (bad SQL, not Parquet/CSV)."""
+
+
+class GateDefinitionError(PermanentError):
+    """The gate's expectations or suite are wrong (unknown expectation, bad arguments, bad suite file)."""
+
+
 class RouterTransientError(TransientError):
     pass
 
 
 class RouterPermanentError(PermanentError):
     pass
+
+
+# exception type → package error type, or a function choosing one from the exception's structured data
+# (an error code, an HTTP status): never from its message text.
+ErrorTable = Mapping[type[BaseException], type[AiinfraError] | Callable[[BaseException], type[AiinfraError]]]
+
+
+@contextmanager
+def map_errors(table: ErrorTable | Callable[[], ErrorTable], action: str) -> Iterator[None]:
+    """Re-raise an exception of a type in ``table`` (its most specific entry, by the exception's MRO) as the
+    mapped package error, prefixed with ``action``; package errors and unmapped types pass unchanged.
+    ``table`` may be a function, so the third-party types it names are imported only when something fails."""
+    try:
+        yield
+    except AiinfraError:
+        raise
+    except Exception as exc:
+        mapping = table() if callable(table) else table
+        entry = next((mapping[t] for t in type(exc).__mro__ if t in mapping), None)
+        if entry is None:
+            raise
+        target = entry if isinstance(entry, type) else entry(exc)
+        raise target(f"{action}: {type(exc).__name__}: {exc}") from exc

@@ -20,9 +20,9 @@ _PREFIX = "/aiinfra"
 
 
 def _docs_root() -> Path:
-    from airflow_aiinfra.operators.data_quality import data_docs_folder
+    from airflow_aiinfra import config
 
-    return data_docs_folder().resolve()
+    return config.data_docs_folder().resolve()
 
 
 def _file(relative: str) -> FileResponse:

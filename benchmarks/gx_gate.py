@@ -76,7 +76,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="gx-gate-bench-"))
     os.environ["AIRFLOW__AIINFRA__DATA_DOCS_FOLDER"] = str(tmp / "docs")
 
-    from airflow_aiinfra.hooks.gx import import_gx, read_path
+    from airflow_aiinfra.hooks.data_source import read_path
+    from airflow_aiinfra.quality.gx import import_gx
     from airflow_aiinfra.operators.data_quality import DataQualityOperator
 
     import_gx()

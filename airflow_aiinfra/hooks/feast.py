@@ -1,24 +1,20 @@
 """Feast hook: builds ``RepoConfig``/``FeatureStore`` at run time and maps Feast's errors.
 
-Store credentials come from Airflow connections (never from the spec). Every Feast/pandas import is
-inside a method: importing this module costs nothing at DAG parse time.
+The configuration is built by ``features/repo_config.py`` (pure) and the objects by ``features/objects.py``;
+this hook owns the store and its operations (apply, replay policy, materialize, reads). Every Feast/pandas
+import is inside a method: importing this module costs nothing at DAG parse time.
 
-Replay policy (the same on every online store the spec allows; see docs/features.md):
-``newest`` (default) — an online value is only replaced by a row with a strictly newer event
-timestamp, so replaying an old window never rolls newer values back and replaying the same window
-is a no-op; ``overwrite`` (``materialize.allow_overwrite_newer: true``) — the replayed window's rows
-replace whatever is online. Redis does ``newest`` natively and ``overwrite`` with ``skip_dedup``;
-SQLite and Postgres overwrite natively and get ``newest`` from a BEFORE UPDATE trigger on each
-online table that keeps the stored row when the incoming event timestamp is not newer.
+Errors are mapped at this boundary by a table of exception types (:func:`error_table`): a store that cannot
+be reached or is busy, or source data not there yet → :class:`FeastTransientError` (retry); bad definitions,
+a store that was never applied → :class:`FeastPermanentError` (fail now).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -26,240 +22,93 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_aiinfra import config
-from airflow_aiinfra.errors import FeastPermanentError, FeastTransientError
+from airflow_aiinfra.contract import FeastEntityDef, FeastSourceDef, FeastViewDef
+from airflow_aiinfra.errors import ErrorTable, FeastPermanentError, FeastTransientError, map_errors
+from airflow_aiinfra.features.objects import build_objects
+from airflow_aiinfra.features.repo_config import StoreSettings, repo_config_dict
 
 log = logging.getLogger(__name__)
 
 ONE_US = timedelta(microseconds=1)
-REPLAY_SAFE_ONLINE_STORES = ("sqlite", "redis", "postgres")
-_TRANSIENT_NAMES = {
-    "ConnectionError", "TimeoutError", "OperationalError", "InterfaceError", "BusyLoadingError",
-    "FileNotFoundError", "ConnectionRefusedError", "ConnectionResetError", "PoolTimeout",
-}
-_PERMANENT_NAMES = {"FeastError", "ValueError", "TypeError", "KeyError", "LookupError", "ValidationError",
-                    "AirflowNotFoundException", "NotImplementedError"}
-_FEAST_TYPES = {
-    "int32": "Int32", "int64": "Int64", "float32": "Float32", "float64": "Float64", "string": "String",
-    "bytes": "Bytes", "bool": "Bool", "unix_timestamp": "UnixTimestamp",
-}
-_VALUE_TYPES = {
-    "int32": "INT32", "int64": "INT64", "float32": "FLOAT", "float64": "DOUBLE", "string": "STRING",
-    "bytes": "BYTES", "bool": "BOOL", "unix_timestamp": "UNIX_TIMESTAMP",
-}
+# SQLite result codes that mean "busy, try again" (SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CANTOPEN); any other
+# OperationalError (SQLITE_ERROR: "no such table") means the store was never applied.
+_SQLITE_RETRY_CODES = {5, 6, 14}
 
 
-# --- errors ------------------------------------------------------------------------------------------
-def classify(exc: BaseException, action: str) -> FeastTransientError | FeastPermanentError:
-    """Map any exception to retry (store unreachable, data not there yet) or fail-now (bad definitions)."""
-    names = {c.__name__ for c in type(exc).__mro__}
-    text = f"{action}: {type(exc).__name__}: {exc}"
-    if "no such table" in str(exc) or "does not exist" in str(exc) and "relation" in str(exc):
-        return FeastPermanentError(text + " (has features.apply run against this online store?)")
-    if names & _TRANSIENT_NAMES:
-        return FeastTransientError(text)
-    if names & _PERMANENT_NAMES:
-        return FeastPermanentError(text)
-    return FeastTransientError(text)
+def _sqlite(exc: BaseException) -> type:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return FeastTransientError if code in _SQLITE_RETRY_CODES else FeastPermanentError
 
 
-@contextlib.contextmanager
-def feast_errors(action: str) -> Iterator[None]:
-    try:
-        yield
-    except (FeastTransientError, FeastPermanentError):
-        raise
-    except Exception as exc:
-        raise classify(exc, action) from exc
+def error_table() -> ErrorTable:
+    """Exception type → package error (the most specific entry by MRO wins). Built on first failure, so the
+    store clients it names are imported only then."""
+    import sqlite3
 
+    import psycopg
+    import redis
+    from airflow.sdk.exceptions import AirflowNotFoundException
+    from feast.errors import FeastError
+    from psycopg_pool import PoolTimeout
+    from pydantic import ValidationError
 
-# --- store configuration (pure, given connection lookups) ----------------------------------------------
-def feast_home() -> Path:
-    configured = config.get("feast_home", "")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))) / "feast"
-
-
-def redis_connection_string(conn: Any) -> str:
-    """An Airflow redis connection → Feast's ``host:port,db=N,password=...,ssl=true`` string."""
-    extra = conn.extra_dejson or {}
-    db = extra.get("db", conn.schema or 0)
-    parts = [f"{conn.host or 'localhost'}:{conn.port or 6379}", f"db={int(db or 0)}"]
-    if conn.password:
-        parts.append(f"password={conn.password}")
-    if conn.login:
-        parts.append(f"username={conn.login}")
-    if str(extra.get("ssl", "")).lower() in ("true", "1"):
-        parts.append("ssl=true")
-    return ",".join(parts)
-
-
-def postgres_settings(conn: Any) -> dict[str, Any]:
-    extra = conn.extra_dejson or {}
-    out = {"host": conn.host or "localhost", "port": int(conn.port or 5432), "database": conn.schema or "postgres",
-           "user": conn.login or "postgres", "password": conn.password or ""}
-    out["sslmode"] = extra.get("sslmode", "prefer")  # Feast's own default would demand SSL
-    if extra.get("db_schema"):
-        out["db_schema"] = extra["db_schema"]
-    return out
-
-
-def repo_config_dict(store: dict[str, Any], get_connection: Callable[[str], Any],
-                     home: Path | None = None) -> dict[str, Any]:
-    """The keyword arguments of Feast's ``RepoConfig`` for a plan's store payload (no Feast import)."""
-    project = store["project"]
-    if store.get("repo_path"):
-        import yaml
-
-        repo = Path(store["repo_path"])
-        try:
-            data = yaml.safe_load((repo / "feature_store.yaml").read_text())
-        except OSError as exc:
-            raise FeastPermanentError(f"repo_path {str(repo)!r} is not a Feast repo: {exc}") from None
-        data["repo_path"] = repo
-    else:
-        base = (home or feast_home()) / project
-        data = {"project": project, "provider": "local", "repo_path": base,
-                "registry": {"registry_type": "file", "path": str(base / "registry.db"), "cache_ttl_seconds": 60},
-                "entity_key_serialization_version": 3, "online_store": {"type": "sqlite"}}
-    online = store.get("online_store")
-    if online:
-        kind = online["type"]
-        if kind == "sqlite":
-            default = str(data["repo_path"] / "online_store.db") if not store.get("repo_path") else None
-            data["online_store"] = {"type": "sqlite", "path": online.get("path") or default
-                                    or (data.get("online_store") or {}).get("path", "data/online_store.db")}
-        elif kind == "redis":
-            data["online_store"] = {"type": "redis",
-                                    "connection_string": redis_connection_string(get_connection(online["conn_id"]))}
-        elif kind == "postgres":
-            data["online_store"] = {"type": "postgres", **postgres_settings(get_connection(online["conn_id"]))}
-    online_cfg = data.get("online_store") or {"type": "sqlite"}
-    if online_cfg.get("type", "sqlite") not in REPLAY_SAFE_ONLINE_STORES:
-        raise FeastPermanentError(
-            f"online store type {online_cfg.get('type')!r} cannot guarantee the replay policy; "
-            f"use one of {', '.join(REPLAY_SAFE_ONLINE_STORES)} (set feature_store.online_store)"
-        )
-    if online_cfg.get("type") == "redis":
-        # newest-wins is Redis's own rule; overwrite mode skips its timestamp comparison
-        online_cfg["skip_dedup"] = bool(store.get("allow_overwrite_newer"))
-    data["online_store"] = online_cfg
-    offline = store.get("offline_store")
-    if offline:
-        if offline["type"] == "postgres":
-            data["offline_store"] = {"type": "postgres", **postgres_settings(get_connection(offline["conn_id"]))}
-        else:
-            data["offline_store"] = {"type": "file"}
-    data["project"] = project if not store.get("repo_path") else data.get("project", project)
-    return data
-
-
-# --- Feast objects from the plan's definitions ---------------------------------------------------------
-def build_objects(defs: dict[str, Any], project: str) -> dict[str, list[Any]]:
-    """Entities, data sources and feature views (Feast objects) for inline definitions."""
-    import feast
-    from feast import types as ft
-    from feast.value_type import ValueType
-
-    entities = {
-        e["name"]: feast.Entity(name=e["name"], join_keys=list(e["join_keys"]), description=e["description"],
-                                value_type=getattr(ValueType, _VALUE_TYPES[e["value_type"]]))
-        for e in defs["entities"]
+    return {
+        ConnectionError: FeastTransientError,
+        TimeoutError: FeastTransientError,
+        FileNotFoundError: FeastTransientError,  # a source file not landed yet
+        sqlite3.OperationalError: _sqlite,
+        redis.exceptions.ConnectionError: FeastTransientError,
+        redis.exceptions.TimeoutError: FeastTransientError,
+        redis.exceptions.BusyLoadingError: FeastTransientError,
+        psycopg.OperationalError: FeastTransientError,
+        psycopg.InterfaceError: FeastTransientError,
+        PoolTimeout: FeastTransientError,
+        psycopg.errors.UndefinedTable: FeastPermanentError,
+        FeastError: FeastPermanentError,
+        ValidationError: FeastPermanentError,
+        AirflowNotFoundException: FeastPermanentError,
+        ValueError: FeastPermanentError,
+        TypeError: FeastPermanentError,
+        LookupError: FeastPermanentError,
+        NotImplementedError: FeastPermanentError,
     }
-    sources: dict[str, Any] = {}
-    for name, s in defs["sources"].items():
-        if s.get("path"):
-            sources[name] = feast.FileSource(name=name, path=s["path"], timestamp_field=s["timestamp_field"],
-                                             created_timestamp_column=s.get("created_timestamp_column") or "")
-        else:
-            from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import (
-                PostgreSQLSource,
-            )
-
-            sources[name] = PostgreSQLSource(name=name, query=s["query"], timestamp_field=s["timestamp_field"],
-                                             created_timestamp_column=s.get("created_timestamp_column") or "")
-    views = []
-    for v in defs["views"]:
-        ent = entities[v["entity"]]
-        key_type = next(e["value_type"] for e in defs["entities"] if e["name"] == v["entity"])
-        schema = [feast.Field(name=k, dtype=getattr(ft, _FEAST_TYPES[key_type])) for k in v["join_keys"]]
-        schema += [feast.Field(name=f["name"], dtype=getattr(ft, _FEAST_TYPES[f["dtype"]]),
-                               description=f["description"]) for f in v["features"]]
-        views.append(feast.FeatureView(name=v["name"], entities=[ent], ttl=timedelta(seconds=v["ttl_seconds"]),
-                                       schema=schema, online=v["online"], source=sources[v["source"]],
-                                       tags={"aiinfra.managed": "true"}))
-    return {"projects": [feast.Project(name=project)], "entities": list(entities.values()),
-            "data_sources": list(sources.values()), "feature_views": views}
 
 
-# --- values ------------------------------------------------------------------------------------------
-def normalize(value: Any) -> Any:
-    """Online (protobuf) and offline (pandas) values in one comparable form: NaN/None → None,
-    numpy scalars → Python, JSON strings → objects."""
-    import json
-    import math
-
-    if value is None:
-        return None
-    if hasattr(value, "item") and not isinstance(value, list | dict | str | bytes):
-        try:
-            value = value.item()
-        except (ValueError, AttributeError):
-            value = value.tolist()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
+def feast_errors(action: str) -> contextlib.AbstractContextManager[None]:
+    return map_errors(error_table, action)
 
 
-def same(a: Any, b: Any) -> bool:
-    import math
+@dataclass(frozen=True)
+class Definitions:
+    """Inline Feast definitions, as planned (see ``contract.FeastApplyPayload``)."""
 
-    a, b = normalize(a), normalize(b)
-    if isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
-            return a is b
-        return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
-    return a == b
-
-
-def frame_hash(df: Any) -> str:
-    """A content hash of a dataframe that does not depend on Parquet writer metadata."""
-    import pandas as pd
-
-    h = hashlib.sha256(",".join(f"{c}:{t}" for c, t in df.dtypes.astype(str).items()).encode())
-    h.update(pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy().tobytes())
-    return h.hexdigest()
+    entities: list[FeastEntityDef]
+    sources: dict[str, FeastSourceDef]
+    feature_views: list[FeastViewDef]
 
 
 class FeastHook(BaseHook):
-    """One Feast feature store described by a plan's store payload (see plan.features.store_payload)."""
+    """One Feast feature store (:class:`StoreSettings`: the Feast operators' store arguments)."""
 
     hook_name = "Feast"
 
-    def __init__(self, store: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, store: StoreSettings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.store_payload = store
+        self.settings = store
 
     # -- clients ---------------------------------------------------------------------------------------
     @cached_property
     def repo_config(self) -> Any:
+        from airflow.sdk.exceptions import AirflowNotFoundException
         from feast.repo_config import RepoConfig
 
         def conn(conn_id: str) -> Any:
             try:
                 return self.get_connection(conn_id)
-            except Exception as exc:
+            except AirflowNotFoundException as exc:
                 raise FeastPermanentError(f"Airflow connection {conn_id!r} is not defined: {exc}") from exc
 
-        data = repo_config_dict(self.store_payload, conn)
+        data = repo_config_dict(self.settings, conn)
         Path(data["repo_path"]).mkdir(parents=True, exist_ok=True)
         with feast_errors("building the Feast repo config"):
             return RepoConfig(**data)
@@ -276,7 +125,8 @@ class FeastHook(BaseHook):
         return self.repo_config.online_store.type
 
     # -- apply -----------------------------------------------------------------------------------------
-    def desired_contents(self, definitions: dict[str, Any] | None) -> Any:
+    def desired_contents(self, definitions: Definitions | None) -> Any:
+        """The objects to apply: the inline definitions, or (None) what the repo's Python files define."""
         from feast.repo_contents import RepoContents
 
         with feast_errors("reading the feature definitions"):
@@ -290,11 +140,12 @@ class FeastHook(BaseHook):
                     sys.path.append(repo)
                 with contextlib.chdir(repo):  # parse_repo names modules relative to the working directory
                     return parse_repo(Path(repo))
-            objs = build_objects(definitions, self.repo_config.project)
+            objs = build_objects(definitions.entities, definitions.sources, definitions.feature_views,
+                                 self.repo_config.project)
             return RepoContents(on_demand_feature_views=[], stream_feature_views=[], label_views=[],
                                 feature_services=[], permissions=[], **objs)
 
-    def apply(self, definitions: dict[str, Any] | None) -> dict[str, Any]:
+    def apply(self, definitions: Definitions | None) -> dict[str, Any]:
         """Declarative apply, like ``feast apply``: plan the diff, write only when something changed."""
         from feast.diff.property_diff import TransitionType
 
@@ -337,7 +188,7 @@ class FeastHook(BaseHook):
 
     def ensure_replay_policy(self, views: list[Any] | None = None) -> None:
         """Make the online store follow the spec's replay policy (idempotent; Redis needs nothing)."""
-        keep_newer = not self.store_payload.get("allow_overwrite_newer")
+        keep_newer = not self.settings.allow_overwrite_newer
         tables = self.online_tables(views)
         if self.online_type == "sqlite":
             self._sqlite_policy(tables, keep_newer)

@@ -1,14 +1,11 @@
-"""MLflow hook (connection type ``mlflow``) and the link from any task to the pipeline's MLflow run.
+"""MLflow hook (connection type ``mlflow``): the client, its credentials and its errors.
 
-CONTRACT used by other integrations (data quality, Feast): ``log_to_pipeline_run`` attaches to the
-MLflow run of the current DAG run when one exists (the ``mlflow.start_run`` task created it) and
-returns False when the DAG has no experiment.
-
-Where the run lives is decided once, by ``mlflow.start_run``: an explicit tracking URI, else the
-connection (spec ``conn_id``, else ``[aiinfra] mlflow_conn_id`` when it exists), else the embedded
-local store ``sqlite:///<AIRFLOW_HOME>/mlflow.db``. It pushes the result as the XCom ``mlflow_run``
-that every later task reads. Errors are mapped at this boundary: unreachable server, timeouts, 5xx
-and 429 → :class:`MlflowTransientError` (retry); any other 4xx → :class:`MlflowPermanentError`.
+Where a pipeline's run lives is decided once, by ``mlflow.start_run``: an explicit tracking URI, else the
+connection (spec ``conn_id``, else ``[aiinfra] mlflow_conn_id`` when it exists), else the embedded local
+store ``sqlite:///<AIRFLOW_HOME>/mlflow.db`` (beside Feast's and the Data Docs' embedded stores). Errors are
+mapped at this boundary: unreachable server, timeouts, 5xx and 429 → :class:`MlflowTransientError` (retry);
+any other 4xx → :class:`MlflowPermanentError`. How other tasks reach the pipeline's run is
+``operators/pipeline_run.py``.
 """
 
 from __future__ import annotations
@@ -18,16 +15,13 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook
 
+from airflow_aiinfra import config
 from airflow_aiinfra.errors import MlflowPermanentError, MlflowTransientError
-
-START_TASK_ID = "mlflow.start_run"
-RUN_XCOM_KEY = "mlflow_run"
 
 # The client's defaults (7 retries, backoff factor 2, 120 s timeout) retry for minutes against a dead
 # server; Airflow's own task retries are the outer loop, so keep the inner one short.
@@ -45,7 +39,7 @@ T = TypeVar("T")
 
 def embedded_store() -> tuple[str, str]:
     """(tracking URI, artifact folder) of the local default: SQLite and artifacts beside each other."""
-    base = Path(os.environ.get("AIRFLOW_HOME") or os.getcwd()).resolve()
+    base = config.airflow_home().resolve()
     return f"sqlite:///{base / 'mlflow.db'}", (base / "mlartifacts").as_uri()
 
 
@@ -127,11 +121,11 @@ class MlflowHook(BaseHook):
         """The Airflow connection, or None when it does not exist and is optional."""
         if not self.mlflow_conn_id:
             return None
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
         try:
             return self.get_connection(self.mlflow_conn_id)
-        except Exception as exc:
-            if type(exc).__name__ != "AirflowNotFoundException":
-                raise
+        except AirflowNotFoundException:
             if self.conn_required:
                 raise MlflowPermanentError(
                     f"Airflow connection {self.mlflow_conn_id!r} does not exist; create it with conn type "
@@ -260,56 +254,5 @@ class MlflowHook(BaseHook):
         return runs[0] if runs else None
 
 
-def pipeline_run(context: Any) -> dict[str, str] | None:
-    """Where this DAG run's MLflow run is (``mlflow.start_run``'s XCom), or None without an experiment."""
-    dag, ti = context.get("dag"), context.get("ti")
-    if dag is None or ti is None or START_TASK_ID not in getattr(dag, "task_ids", ()):
-        return None
-    info = ti.xcom_pull(task_ids=START_TASK_ID, key=RUN_XCOM_KEY)
-    return info or None
-
-
 def hook_for(info: dict[str, str], *, http: dict[str, int] | None = None) -> MlflowHook:
     return MlflowHook(info.get("conn_id") or None, tracking_uri=info["tracking_uri"], http=http)
-
-
-def log_to_pipeline_run(
-    context: Any,
-    *,
-    tags: dict[str, str] | None = None,
-    metrics: dict[str, float] | None = None,
-    dicts: dict[str, dict[str, Any]] | None = None,
-    artifacts: dict[str, str] | None = None,
-    step: int = 0,
-    http: dict[str, int] | None = None,
-) -> bool:
-    """Log to this DAG run's MLflow run if it exists; ``dicts`` maps artifact file name → JSON-able dict,
-    ``artifacts`` maps artifact sub-directory → local path (file or folder). Returns whether a run was found.
-
-    Raises :class:`MlflowTransientError` / :class:`MlflowPermanentError` when MLflow fails; callers that must
-    not fail because of MLflow catch ``airflow_aiinfra.errors.AiinfraError``."""
-    info = pipeline_run(context)
-    if info is None:
-        return False
-    import time
-
-    from mlflow.entities import Metric, RunTag
-
-    run_id = info["run_id"]
-    now = int(time.time() * 1000)
-    hook = hook_for(info, http=http)
-    with hook.session() as client:
-        if tags or metrics:
-            client.log_batch(
-                run_id,
-                metrics=[Metric(k, float(v), now, step) for k, v in (metrics or {}).items()],
-                tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
-            )
-        for name, data in (dicts or {}).items():
-            client.log_dict(run_id, data, name)
-        for subdir, path in (artifacts or {}).items():
-            if Path(path).is_dir():
-                client.log_artifacts(run_id, path, artifact_path=subdir)
-            else:
-                client.log_artifact(run_id, path, artifact_path=subdir)
-    return True

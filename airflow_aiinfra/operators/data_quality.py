@@ -18,10 +18,9 @@ task ends, and Data Docs for the run are linked from the task ("Data Docs" extra
 from __future__ import annotations
 
 import importlib
-import os
-import re
 import time
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +28,10 @@ from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_aiinfra import config
-from airflow_aiinfra.errors import AiinfraError, PermanentError
+from airflow_aiinfra.errors import AiinfraError
+from airflow_aiinfra.hooks.data_source import DataSourceHook, resolve_path
+from airflow_aiinfra.operators.failures import permanent_fails
+from airflow_aiinfra.quality import data_docs
 
 
 class DataQualityFailed(AirflowFailException):
@@ -50,29 +52,6 @@ class DataDocsLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
         return getattr(operator, "data_docs_url", None) or ""
-
-
-def safe_segment(value: str) -> str:
-    """A run id or task id as one path/URL segment (``manual__2024-06-01T00:00:00+00:00``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", value).strip(".") or "_"
-
-
-def data_docs_folder() -> Path:
-    configured = config.get("data_docs_folder", "").strip()
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow") / "data_docs"
-
-
-def data_docs_url(relative: str) -> str:
-    """Where a browser finds ``relative`` (under the docs folder): the configured static site,
-    or the aiinfra plugin on Airflow's API server."""
-    base = config.get("data_docs_base_url", "").strip()
-    if not base:
-        from airflow.sdk import conf
-
-        base = (conf.get("api", "base_url", fallback="") or "").rstrip("/") + "/aiinfra/data-docs"
-    return f"{base.rstrip('/')}/{relative.lstrip('/')}"
 
 
 class DataQualityOperator(BaseOperator):
@@ -127,27 +106,27 @@ class DataQualityOperator(BaseOperator):
         self.data_docs_url: str | None = None
 
     # --- steps ---------------------------------------------------------------------------------------
-    def source(self) -> str:
-        from airflow_aiinfra.hooks.gx import resolve_path
+    @cached_property
+    def hook(self) -> DataSourceHook:
+        return DataSourceHook(self.conn_id)
 
+    def source(self) -> str:
         if self.path is not None:
             return resolve_path(self.path, self.base_dir)
         return f"query on {self.conn_id}"
 
     def read(self) -> Any:
         """The data as a DataFrame. DataSourceUnavailable (retried) when it cannot be reached."""
-        from airflow_aiinfra.hooks import gx as gxh
-
         if self.path is not None:
-            return gxh.read_path(self.source(), self.format)
-        assert self.conn_id is not None and self.query is not None
-        return gxh.read_query(self.query, self.conn_id)
+            return self.hook.read_path(self.source(), self.format)
+        assert self.query is not None
+        return self.hook.read_query(self.query)
 
     def import_custom_expectations(self) -> None:
-        module = config.get("gx_custom_expectations_module", "").strip()
+        module = config.gx_custom_expectations_module()
         if not module:
             return
-        from airflow_aiinfra.hooks.gx import import_gx
+        from airflow_aiinfra.quality.gx import import_gx
 
         import_gx()  # analytics default applies before the module imports GX itself
         try:
@@ -159,11 +138,11 @@ class DataQualityOperator(BaseOperator):
 
     def validate_frame(self, df: Any, *, run_name: str, docs_dir: Path | None) -> dict[str, Any]:
         """Validate a DataFrame; the plain-data summary (also what the benchmark measures)."""
-        from airflow_aiinfra.hooks import gx as gxh
+        from airflow_aiinfra.quality import gx as gxh
 
         suite_json = None
         if self.suite_path:
-            suite_json = gxh.read_suite(gxh.resolve_path(self.suite_path, self.base_dir))
+            suite_json = gxh.read_suite(resolve_path(self.suite_path, self.base_dir))
         context = gxh.ephemeral_context(docs_dir)
         suite = gxh.build_suite(self.gate, self.expectations, suite_json)
         validation = gxh.validate(df, suite, context=context, run_name=run_name, build_docs=docs_dir is not None)
@@ -171,34 +150,29 @@ class DataQualityOperator(BaseOperator):
         if validation.docs_error:
             self.log.warning("Data Docs were not built: %s", validation.docs_error)
         if validation.docs_page is not None and docs_dir is not None:
-            root = data_docs_folder()
+            root = config.data_docs_folder()
             try:
-                gxh.share_static_assets(docs_dir, root)
+                data_docs.share_static_assets(docs_dir, root)
             except OSError as exc:
                 self.log.warning("could not share Data Docs static assets: %s", exc)
             from urllib.parse import quote
 
-            self.data_docs_url = data_docs_url(quote(validation.docs_page.resolve().relative_to(root.resolve()).as_posix()))
+            relative = validation.docs_page.resolve().relative_to(root.resolve()).as_posix()
+            self.data_docs_url = data_docs.data_docs_url(quote(relative))
         return summary
 
     # --- the task ------------------------------------------------------------------------------------
     def execute(self, context: Any) -> None:
         started = time.monotonic()
         self.import_custom_expectations()
-        try:
+        with permanent_fails(DataQualityConfigError, f"gate {self.gate!r}: "):
             df = self.read()
-        except PermanentError as exc:
-            raise DataQualityConfigError(f"gate {self.gate!r}: {exc}") from exc
         read_s = time.monotonic() - started
         ti = context["ti"]
         run_id = context.get("run_id") or ti.run_id
-        docs_dir = None
-        if self.build_data_docs:
-            docs_dir = data_docs_folder() / safe_segment(ti.dag_id) / safe_segment(run_id) / safe_segment(self.gate)
-        try:
-            summary = self.validate_frame(df, run_name=safe_segment(run_id), docs_dir=docs_dir)
-        except PermanentError as exc:
-            raise DataQualityConfigError(f"gate {self.gate!r}: {exc}") from exc
+        docs_dir = data_docs.run_folder(ti.dag_id, run_id, self.gate) if self.build_data_docs else None
+        with permanent_fails(DataQualityConfigError, f"gate {self.gate!r}: "):
+            summary = self.validate_frame(df, run_name=data_docs.safe_segment(run_id), docs_dir=docs_dir)
         status = "passed" if summary["success"] else ("warn" if self.on_failure == "warn" else "failed")
         result = {
             "gate": self.gate,
@@ -221,7 +195,7 @@ class DataQualityOperator(BaseOperator):
                              failure_message(result))
 
     def _log_to_mlflow(self, context: Any, result: dict[str, Any]) -> None:
-        from airflow_aiinfra.hooks.mlflow import log_to_pipeline_run
+        from airflow_aiinfra.operators.pipeline_run import log_to_pipeline_run
 
         try:
             attached = log_to_pipeline_run(

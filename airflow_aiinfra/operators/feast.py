@@ -1,36 +1,31 @@
 """Feast operators: apply, materialize a data interval, online/offline consistency, training sets.
 
-Each takes the plain-data payload of its plan (``plan.features``); the hook builds Feast objects
-at run time. A ``FeastPermanentError`` (bad definitions, failed check) fails the task without
-retries; anything transient (a store that cannot be reached) is raised as is, so Airflow retries.
+Every operator takes the store's location as named arguments (see ``_FeastOperator``); the hook
+builds Feast objects at run time. A ``FeastPermanentError`` (bad definitions, failed check) fails the task
+without retries; anything transient (a store that cannot be reached) is raised as is, so Airflow retries.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airflow_aiinfra.errors import FeastPermanentError, PermanentError
+from airflow_aiinfra.contract import FeastEntityDef, FeastSourceDef, FeastViewDef
+from airflow_aiinfra.errors import FeastPermanentError
+from airflow_aiinfra.features.repo_config import StoreSettings
+from airflow_aiinfra.operators.failures import permanent_fails
 
-T = TypeVar("T")
 ONE_US = timedelta(microseconds=1)
 
 
 class FeastCheckFailed(AirflowFailException):
     """Online and offline values disagree above the alert threshold (not retried)."""
-
-
-def _permanent_fails(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except PermanentError as exc:  # bad definitions or data, a 4xx from MLflow: retrying cannot help
-        raise AirflowFailException(str(exc)) from exc
 
 
 def data_interval(context: Any) -> tuple[datetime, datetime]:
@@ -55,35 +50,98 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 class _FeastOperator(BaseOperator):
+    """Base of the Feast operators: where the feature store lives.
+
+    :param project: the Feast project.
+    :param repo_path: an existing Feast repo (its feature_store.yaml and Python definitions); None: the
+        store is kept under ``[aiinfra] feast_home``/<project> and defined inline.
+    :param online_store_type: ``sqlite``, ``redis`` or ``postgres``; None: the repo's own setting.
+    :param online_store_path: the SQLite file (sqlite only).
+    :param online_store_conn_id: Airflow connection of a Redis or Postgres online store.
+    :param offline_store_type: ``file`` or ``postgres``; None: the repo's own setting.
+    :param offline_store_conn_id: Airflow connection of a Postgres offline store.
+    :param allow_overwrite_newer: replaying an old window may replace newer online values.
+    """
+
     ui_color = "#fdf1e6"
 
-    def __init__(self, *, store: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        project: str,
+        repo_path: str | None = None,
+        online_store_type: str | None = None,
+        online_store_path: str | None = None,
+        online_store_conn_id: str | None = None,
+        offline_store_type: str | None = None,
+        offline_store_conn_id: str | None = None,
+        allow_overwrite_newer: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.store = store
+        self.project = project
+        self.repo_path = repo_path
+        self.online_store_type = online_store_type
+        self.online_store_path = online_store_path
+        self.online_store_conn_id = online_store_conn_id
+        self.offline_store_type = offline_store_type
+        self.offline_store_conn_id = offline_store_conn_id
+        self.allow_overwrite_newer = allow_overwrite_newer
+
+    @property
+    def store_settings(self) -> StoreSettings:
+        return StoreSettings(
+            project=self.project, repo_path=self.repo_path, online_store_type=self.online_store_type,
+            online_store_path=self.online_store_path, online_store_conn_id=self.online_store_conn_id,
+            offline_store_type=self.offline_store_type, offline_store_conn_id=self.offline_store_conn_id,
+            allow_overwrite_newer=self.allow_overwrite_newer,
+        )
 
     @cached_property
     def hook(self) -> Any:
         from airflow_aiinfra.hooks.feast import FeastHook
 
-        return FeastHook(self.store)
+        return FeastHook(self.store_settings)
 
 
 class FeastApplyOperator(_FeastOperator):
-    """Apply the spec's definitions (or the repo's) to the registry; a second apply changes nothing."""
+    """Apply the inline definitions (or, with ``repo_path``, the repo's) to the registry; a second apply
+    changes nothing.
+
+    :param entities: inline entities (``contract.FeastEntityDef``).
+    :param sources: inline data sources by name (``contract.FeastSourceDef``).
+    :param feature_views: inline feature views (``contract.FeastViewDef``).
+    :param unsourced_features: features no view holds (no source): warned about, not applied.
+    """
 
     template_fields: Sequence[str] = ()
 
-    def __init__(self, *, definitions: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        entities: list[FeastEntityDef] | None = None,
+        sources: dict[str, FeastSourceDef] | None = None,
+        feature_views: list[FeastViewDef] | None = None,
+        unsourced_features: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.definitions = definitions
+        self.entities = list(entities or [])
+        self.sources = dict(sources or {})
+        self.feature_views = list(feature_views or [])
+        self.unsourced_features = list(unsourced_features or [])
 
     def execute(self, context: Any) -> dict[str, Any]:
-        result = _permanent_fails(lambda: self.hook.apply(self.definitions))
+        from airflow_aiinfra.hooks.feast import Definitions
+
+        definitions = None if self.repo_path else Definitions(self.entities, self.sources, self.feature_views)
+        with permanent_fails():
+            result = self.hook.apply(definitions)
         for line in result["changed"] + result["infra"]:
             self.log.info("feast apply: %s", line)
         if not result["changed"] and not result["infra"]:
             self.log.info("feast apply: no changes (%d objects already up to date)", result["objects"])
-        for name in (self.definitions or {}).get("unsourced", []):
+        for name in self.unsourced_features:
             self.log.warning("feature %r has no source, so no feature view holds it: add feature_store.sources", name)
         return result
 
@@ -108,7 +166,8 @@ class FeastMaterializeOperator(_FeastOperator):
             )
         if start >= end:
             raise AirflowFailException(f"empty data interval [{start}, {end}); the DAG needs a cron schedule")
-        rows = _permanent_fails(lambda: self.hook.materialize(start, end, self.views))
+        with permanent_fails():
+            rows = self.hook.materialize(start, end, self.views)
         self.log.info("materialized [%s, %s) into the %s online store:\n%s", start.isoformat(), end.isoformat(),
                       self.hook.online_type, format_table(["feature view", "rows written"], sorted(rows.items())))
         return {"start": start.isoformat(), "end": end.isoformat(), "rows": rows}
@@ -135,7 +194,8 @@ class FeastConsistencyOperator(_FeastOperator):
         ci = self.check_interval_seconds
         if ci and int(end.timestamp()) // ci == int(start.timestamp()) // ci:
             raise AirflowSkipException(f"no multiple of check_interval ({ci}s) in ({start}, {end}]: check skipped")
-        report = _permanent_fails(lambda: self.check(start, end))
+        with permanent_fails():
+            report = self.check(start, end)
         rows = [[f["feature"], f["checked"], f["mismatches"], f"{f['rate']:.4%}", f["status"]]
                 for f in report["features"]]
         self.log.info("online/offline consistency for [%s, %s), as of %s:\n%s", start.isoformat(), end.isoformat(),
@@ -169,7 +229,7 @@ class FeastConsistencyOperator(_FeastOperator):
     def _check_view(self, hook: Any, fv: Any, start: datetime, end: datetime, as_of: datetime) -> list[dict]:
         import pandas as pd
 
-        from airflow_aiinfra.hooks.feast import same
+        from airflow_aiinfra.features.values import same
 
         keys = [c.name for c in fv.entity_columns]
         names = [f.name for f in fv.features]
@@ -216,27 +276,49 @@ class FeastTrainingSetOperator(_FeastOperator):
     """Build a point-in-time-correct dataset with ``get_historical_features`` and write it where the
     training stages read it; logs rows and a content hash, and records both on the MLflow run."""
 
-    template_fields: Sequence[str] = ("output_path", "entity_source")
+    template_fields: Sequence[str] = ("output_path", "entity_path", "entity_query")
+    template_fields_renderers = {"entity_query": "sql"}
 
-    def __init__(self, *, output_path: str, features: list[str], feature_service: str | None = None,
-                 entity_source: dict[str, Any] | None = None, entity_window_seconds: int | None = None,
-                 views: list[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        output_path: str,
+        features: list[str] | None = None,
+        feature_service: str | None = None,
+        views: list[str] | None = None,
+        entity_path: str | None = None,
+        entity_query: str | None = None,
+        entity_conn_id: str | None = None,
+        entity_timestamp_field: str = "event_timestamp",
+        entity_window_seconds: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """:param output_path: where the Parquet training set is written.
+        :param features: ``view:feature`` references; empty with ``feature_service``: the service's.
+        :param views: views whose entities make the rows when no entity source is given.
+        :param entity_path: entity rows with timestamps, a Parquet/CSV file; or
+        :param entity_query: a SQL query on ``entity_conn_id``; or neither, with
+        :param entity_window_seconds: every entity seen in this window before the data interval's end.
+        :param entity_timestamp_field: the entity rows' timestamp column."""
         super().__init__(**kwargs)
         self.output_path = output_path
-        self.features = features
+        self.features = list(features or [])
         self.feature_service = feature_service
-        self.entity_source = entity_source
+        self.views = list(views or [])
+        self.entity_path = entity_path
+        self.entity_query = entity_query
+        self.entity_conn_id = entity_conn_id
+        self.entity_timestamp_field = entity_timestamp_field
         self.entity_window_seconds = entity_window_seconds
-        self.views = views or []
 
     def execute(self, context: Any) -> dict[str, Any]:
-        return _permanent_fails(lambda: self._build(context))
+        with permanent_fails():
+            return self._build(context)
 
     def entity_df(self, context: Any) -> Any:
         import pandas as pd
 
-        src = self.entity_source
-        if src is None:
+        if self.entity_path is None and self.entity_query is None:
             start_end = data_interval(context)
             end = start_end[1]
             start = end - timedelta(seconds=self.entity_window_seconds or 0)
@@ -244,8 +326,8 @@ class FeastTrainingSetOperator(_FeastOperator):
             df = pd.concat(frames, ignore_index=True).drop_duplicates() if frames else pd.DataFrame()
             df["event_timestamp"] = pd.Timestamp(end - ONE_US)
             return df
-        if src.get("path"):
-            path = src["path"]
+        if self.entity_path is not None:
+            path = self.entity_path
             try:
                 df = pd.read_csv(path) if path.endswith(".csv") else pd.read_parquet(path)
             except FileNotFoundError as exc:
@@ -253,11 +335,10 @@ class FeastTrainingSetOperator(_FeastOperator):
 
                 raise FeastTransientError(f"entity source {path!r} does not exist (yet): {exc}") from exc
         else:
-            from airflow.sdk import BaseHook
+            from airflow_aiinfra.hooks.data_source import DataSourceHook
 
-            db = BaseHook.get_connection(src["conn_id"]).get_hook()
-            df = db.get_df(src["query"]) if hasattr(db, "get_df") else db.get_pandas_df(src["query"])
-        ts = src.get("timestamp_field") or "event_timestamp"
+            df = DataSourceHook(self.entity_conn_id).read_query(str(self.entity_query))
+        ts = self.entity_timestamp_field
         if ts not in df.columns:
             raise FeastPermanentError(f"entity source has no timestamp column {ts!r}; columns: {list(df.columns)}")
         df = df.rename(columns={ts: "event_timestamp"})
@@ -274,8 +355,8 @@ class FeastTrainingSetOperator(_FeastOperator):
     def _build(self, context: Any) -> dict[str, Any]:
         import os
 
-        from airflow_aiinfra.hooks.feast import frame_hash
-        from airflow_aiinfra.hooks.mlflow import log_to_pipeline_run
+        from airflow_aiinfra.features.values import frame_hash
+        from airflow_aiinfra.operators.pipeline_run import log_to_pipeline_run
 
         entity_df = self.entity_df(context)
         refs: Any = self.features

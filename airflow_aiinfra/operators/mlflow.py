@@ -1,4 +1,4 @@
-"""MLflow operators: one run per DAG run (start, register, end) and the extra link every task carries.
+"""MLflow operators: one run per DAG run (start, register, end).
 
 The work is done by plain functions taking the hook and explicit ids (``start_or_resume_run``,
 ``register_model``, ``finish_run``), so tests drive them against a real server without an Airflow
@@ -8,51 +8,19 @@ context; the operators only read the context and map errors (permanent → Airfl
 from __future__ import annotations
 
 import operator
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from airflow.sdk import BaseOperator, BaseOperatorLink
+from airflow.sdk import BaseOperator
 
-from airflow_aiinfra.errors import MlflowPermanentError, PermanentError
-from airflow_aiinfra.hooks.mlflow import (
-    QUICK_HTTP,
-    RUN_XCOM_KEY,
-    START_TASK_ID,
-    MlflowHook,
-    hook_for,
-    log_to_pipeline_run,
-    pipeline_run,
-    run_url,
-)
+from airflow_aiinfra import config
+from airflow_aiinfra.contract import MLFLOW_START_RUN, XCOM_MLFLOW_RUN, XCOM_STAGE_OUTCOME, XCOM_TRACKING_URI
+from airflow_aiinfra.errors import MlflowPermanentError
+from airflow_aiinfra.hooks.mlflow import MlflowHook, hook_for, run_url
+from airflow_aiinfra.operators.failures import permanent_fails
+from airflow_aiinfra.operators.pipeline_run import MlflowRunLink, pipeline_run
 
 FAILED_STATES = {"failed", "upstream_failed"}
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
-
-
-class MlflowRunLink(BaseOperatorLink):
-    """"MLflow run" button on a task: the run of its DAG run in the MLflow UI (computed on the worker)."""
-
-    name = "MLflow run"
-
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        dag = getattr(operator, "dag", None)
-        if dag is None or START_TASK_ID not in dag.task_ids or not hasattr(ti_key, "xcom_pull"):
-            return ""
-        info = ti_key.xcom_pull(task_ids=START_TASK_ID, key=RUN_XCOM_KEY) or {}
-        return info.get("run_url", "")
-
-
-@contextmanager
-def _fail_permanent() -> Iterator[None]:
-    """Permanent errors must not be retried: Airflow skips retries for AirflowFailException."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    try:
-        yield
-    except PermanentError as exc:
-        raise AirflowFailException(str(exc)) from exc
 
 
 # --- start -------------------------------------------------------------------------------------------------
@@ -146,13 +114,10 @@ class MlflowStartRunOperator(BaseOperator):
         self.spec_sha256 = spec_sha256
 
     def hook(self) -> MlflowHook:
-        from airflow_aiinfra import config
-
         if self.conn_id:
             return MlflowHook(self.conn_id, tracking_uri=self.tracking_uri)
         # [aiinfra] mlflow_conn_id when it exists (credentials even with a tracking_uri), else embedded.
-        return MlflowHook(config.get("mlflow_conn_id", "mlflow_default") or None, tracking_uri=self.tracking_uri,
-                          conn_required=False)
+        return MlflowHook(config.mlflow_conn_id() or None, tracking_uri=self.tracking_uri, conn_required=False)
 
     def execute(self, context: Any) -> str:
         ti, dag_run = context["ti"], context["dag_run"]
@@ -169,7 +134,7 @@ class MlflowStartRunOperator(BaseOperator):
         params = {**self.params_to_log, "airflow.data_interval_start": ids["data_interval_start"],
                   "airflow.data_interval_end": ids["data_interval_end"]}
         hook = self.hook()
-        with _fail_permanent():
+        with permanent_fails():
             mlflow_run_id, experiment_id, resumed = start_or_resume_run(
                 hook, experiment_name=self.experiment_name, dag_id=ti.dag_id, run_id=ti.run_id,
                 tags=run_tags(ids, spec, self.tags), params=params, spec_text=self.spec_text,
@@ -178,8 +143,8 @@ class MlflowStartRunOperator(BaseOperator):
         url = run_url(hook.tracking_uri, experiment_id, mlflow_run_id)
         self.log.info("%s MLflow run %s in experiment %r at %s %s", "resumed" if resumed else "created",
                       mlflow_run_id, self.experiment_name, hook.tracking_uri, url)
-        ti.xcom_push(key="tracking_uri", value=hook.tracking_uri)
-        ti.xcom_push(key=RUN_XCOM_KEY, value={
+        ti.xcom_push(key=XCOM_TRACKING_URI, value=hook.tracking_uri)
+        ti.xcom_push(key=XCOM_MLFLOW_RUN, value={
             "run_id": mlflow_run_id, "experiment_id": experiment_id, "tracking_uri": hook.tracking_uri,
             "conn_id": hook.mlflow_conn_id if hook.connection is not None else "", "run_url": url,
         })
@@ -298,11 +263,11 @@ class MlflowRegisterModelOperator(BaseOperator):
 
         info = pipeline_run(context)
         if not info:
-            raise AirflowFailException(f"no MLflow run: {START_TASK_ID} did not push one")
+            raise AirflowFailException(f"no MLflow run: {MLFLOW_START_RUN} did not push one")
         ti = context["ti"]
         tags = {"airflow.dag_id": ti.dag_id, "airflow.run_id": ti.run_id, "mlflow_run_id": info["run_id"],
                 "aiinfra.spec_sha256": self.spec_sha256}
-        with _fail_permanent():
+        with permanent_fails():
             version, created, passed = register_model(
                 hook_for(info), run_id=info["run_id"], registered_model=self.registered_model, alias=self.alias,
                 model_name=self.model_name, gates=self.metric_gates, tags=tags,
@@ -322,75 +287,77 @@ def final_status(states: dict[str, str | None], own_task_id: str) -> str:
     return "FAILED" if bad else "FINISHED"
 
 
-def finish_run(hook: MlflowHook, run_id: str, status: str, states: dict[str, str | None]) -> None:
-    from mlflow.entities import RunTag
+def stage_records(outcomes: dict[str, dict[str, Any]]) -> tuple[dict[str, str], dict[str, tuple[float, int]]]:
+    """Tags and (metric value, step) of each stage's outcome (``stage.<name>.state``, ``.duration_s``, ...)."""
+    tags: dict[str, str] = {}
+    metrics: dict[str, tuple[float, int]] = {}
+    for task_id, outcome in outcomes.items():
+        name, step = task_id.rsplit(".", 1)[-1], int(outcome.get("try_number", 0))
+        tags[f"stage.{name}.state"] = str(outcome.get("state"))
+        tags[f"stage.{name}.try_number"] = str(step)
+        metrics[f"stage.{name}.duration_s"] = (float(outcome.get("seconds", 0.0)), step)
+        metrics[f"stage.{name}.succeeded"] = (float(outcome.get("state") == "success"), step)
+    return tags, metrics
 
+
+def finish_run(hook: MlflowHook, run_id: str, status: str, states: dict[str, str | None],
+               outcomes: dict[str, dict[str, Any]] | None = None) -> None:
+    import time
+
+    from mlflow.entities import Metric, RunTag
+
+    stage_tags, stage_metrics = stage_records(outcomes or {})
     tags = [RunTag(f"airflow.task.{t}.state", str(s)) for t, s in sorted(states.items())]
+    tags += [RunTag(k, v) for k, v in sorted(stage_tags.items())]
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, v, now, step) for k, (v, step) in sorted(stage_metrics.items())]
     with hook.session() as client:
         for i in range(0, len(tags), 1000):
             client.log_batch(run_id, tags=tags[i:i + 1000])
+        for i in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[i:i + 1000])
         client.set_terminated(run_id, status=status)
 
 
 class MlflowEndRunOperator(BaseOperator):
-    """Teardown: ends the MLflow run FINISHED, or FAILED when a task of the DAG run failed. Its own success
-    does not decide the DAG run's state (teardowns are ignored for it), so a failed run stays failed."""
+    """Teardown: ends the MLflow run FINISHED, or FAILED when a task of the DAG run failed, and logs every
+    task's state and each stage's outcome (duration, try, state; pushed by the stages as the XCom
+    ``stage_outcome``). Its own success does not decide the DAG run's state (teardowns are ignored for it),
+    so a failed run stays failed.
+
+    :param stage_task_ids: the stage tasks whose outcomes are logged.
+    """
 
     template_fields = ()
     ui_color = "#d5f5e3"
     operator_extra_links = (MlflowRunLink(),)
 
+    def __init__(self, *, stage_task_ids: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stage_task_ids = list(stage_task_ids or [])
+
     def execute(self, context: Any) -> str:
         info = pipeline_run(context)
         if not info:
-            self.log.warning("no MLflow run to end: %s did not create one", START_TASK_ID)
+            self.log.warning("no MLflow run to end: %s did not create one", MLFLOW_START_RUN)
             return "NONE"
         ti = context["ti"]
         states = self.task_states(ti)
         status = final_status(states, ti.task_id)
-        with _fail_permanent():
-            finish_run(hook_for(info), info["run_id"], status, {t: s for t, s in states.items() if t != ti.task_id})
+        outcomes = self.stage_outcomes(ti)
+        with permanent_fails():
+            finish_run(hook_for(info), info["run_id"], status, {t: s for t, s in states.items() if t != ti.task_id},
+                       outcomes)
         self.log.info("MLflow run %s ended %s", info["run_id"], status)
         return status
+
+    def stage_outcomes(self, ti: Any) -> dict[str, dict[str, Any]]:
+        if not self.stage_task_ids:
+            return {}
+        pulled = ti.xcom_pull(task_ids=self.stage_task_ids, key=XCOM_STAGE_OUTCOME)
+        return {t: o for t, o in zip(self.stage_task_ids, pulled or [], strict=False) if isinstance(o, dict)}
 
     @staticmethod
     def task_states(ti: Any) -> dict[str, str | None]:
         result = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id])
         return dict(result.get(ti.run_id, {}))
-
-
-# --- stage outcomes ----------------------------------------------------------------------------------------
-def record_stage_outcome(task: Any, context: Any, state: str, seconds: float) -> None:
-    """Best effort, as the pipeline runs: a stage's duration, try and state on the pipeline's MLflow run.
-    Never fails the stage (the end task logs every task's final state anyway)."""
-    from airflow_aiinfra.errors import AiinfraError
-
-    name = task.task_id.rsplit(".", 1)[-1]
-    try_number = int(getattr(context.get("ti"), "try_number", 0) or 0)
-    try:
-        log_to_pipeline_run(
-            context,
-            tags={f"stage.{name}.state": state, f"stage.{name}.try_number": str(try_number)},
-            metrics={f"stage.{name}.duration_s": round(seconds, 3), f"stage.{name}.succeeded": float(state == "success")},
-            step=try_number,
-            http=QUICK_HTTP,
-        )
-    except AiinfraError as exc:
-        task.log.warning("could not log the stage outcome to MLflow (the end task will): %s", exc)
-
-
-@contextmanager
-def stage_outcome(task: Any, context: Any) -> Iterator[None]:
-    """Wraps a stage's execute(): records success / failed / skipped with the duration."""
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    started = time.monotonic()
-    state = "failed"
-    try:
-        yield
-        state = "success"
-    except AirflowSkipException:
-        state = "skipped"
-        raise
-    finally:
-        record_stage_outcome(task, context, state, time.monotonic() - started)

@@ -7,12 +7,19 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
 from airflow_aiinfra import config
-from airflow_aiinfra.operators.mlflow import MlflowRunLink, stage_outcome
+from airflow_aiinfra.operators.pipeline_run import MlflowRunLink, stage_outcome
 
 
 class StageOperator(KubernetesPodOperator):
     """A training stage. ``[aiinfra] runner`` picks, at run time, between a pod (``kubernetes``)
-    and a subprocess on the worker (``local``), so the same DAG runs on a cluster and a laptop."""
+    and a subprocess on the worker (``local``), so the same DAG runs on a cluster and a laptop.
+
+    Its outcome (state, duration, try) is pushed as an XCom for ``mlflow.end_run`` to log: a stage task
+    imports no MLflow, Feast or Great Expectations, so a fresh task process starts as fast as a plain one.
+
+    :param gpu_count: GPUs the stage asked for (the local runner sets ``CUDA_VISIBLE_DEVICES`` from it).
+    :param local_cwd: where the local runner runs the command: the DAG bundle's root.
+    """
 
     ui_color = "#e8f0fe"
     operator_extra_links = (MlflowRunLink(),)
@@ -24,7 +31,7 @@ class StageOperator(KubernetesPodOperator):
         self._local_run: Any = None
 
     def execute(self, context: Any) -> Any:
-        with stage_outcome(self, context):  # duration, try and state on the pipeline's MLflow run, if any
+        with stage_outcome(context):
             if config.runner() == "local":
                 from airflow_aiinfra.operators.local_runner import LocalStageRun
 

@@ -1,6 +1,2 @@
-"""The plan layer: plain dataclasses describing DAGs and tasks. Knows neither YAML nor Airflow."""
-
-from airflow_aiinfra.plan.build import build_plans
-from airflow_aiinfra.plan.model import DagPlan, PodPlan, TaskPlan
-
-__all__ = ["DagPlan", "PodPlan", "TaskPlan", "build_plans"]
+"""The plan layer: plain dataclasses describing DAGs and tasks (``build.build_plans``). Knows neither YAML
+nor Airflow. Empty on purpose: importing one planner must not import them all."""

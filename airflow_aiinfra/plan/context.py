@@ -6,17 +6,21 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from airflow_aiinfra.contract import Payload, TaskKind
 from airflow_aiinfra.plan.model import TaskPlan
-from airflow_aiinfra.spec.load import LoadedSpec
-from airflow_aiinfra.spec.model import Spec
+from airflow_aiinfra.spec.loaded import LoadedSpec
+from airflow_aiinfra.spec.model.root import Spec
 
 
 @dataclass(frozen=True)
 class PlanOptions:
-    """Deployment settings the plan depends on (read from Airflow config by the wiring layer)."""
+    """Deployment settings the plan depends on (read from Airflow config by the wiring layer).
+
+    ``bundle_root``: where stage commands run under the local runner and relative paths in the spec resolve
+    (``airflow_aiinfra.bundle``); None leaves relative paths as written (resolved by the worker's cwd)."""
 
     default_uid: int = 1000
-    local_cwd: str | None = None  # where the local runner runs commands: the bundle root (parent of specs/)
+    bundle_root: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,9 +39,19 @@ class PlanContext:
     def dag_id(self, suffix: str) -> str:
         return f"{self.spec.name}__{suffix}"
 
-    def task(self, task_id: str, kind: str, **fields: Any) -> TaskPlan:
-        """A task in the group its id names (``group.name``), with the spec's default retry policy and
-        timeout; ``fields`` override any of them."""
+    def resolve(self, path: str | None) -> str | None:
+        """A spec path as the task will use it: relative to the bundle root; URLs, absolute paths and
+        templated paths as written."""
+        import posixpath
+
+        root = self.options.bundle_root
+        if path is None or root is None or "://" in path or path.startswith(("/", "{{")):
+            return path
+        return posixpath.normpath(posixpath.join(root, path))
+
+    def task(self, task_id: str, kind: TaskKind, payload: Payload, **fields: Any) -> TaskPlan:
+        """A task in the group its id names (``group.name``) with the spec's default retry policy and
+        timeout (the one place they are merged); ``fields`` override any of them."""
         d = self.spec.defaults
         defaults: dict[str, Any] = {
             "group": task_id.split(".", 1)[0] if "." in task_id else None,
@@ -47,4 +61,4 @@ class PlanContext:
             "max_retry_delay": d.max_retry_delay,
             "execution_timeout": d.execution_timeout,
         }
-        return TaskPlan(task_id=task_id, kind=kind, **{**defaults, **fields})
+        return TaskPlan(task_id=task_id, kind=kind, payload=payload, **{**defaults, **fields})

@@ -16,18 +16,24 @@ import dataclasses
 import shlex
 from typing import Any
 
+from airflow_aiinfra.contract import (
+    MLFLOW_END_RUN,
+    MLFLOW_REGISTER_MODEL,
+    MLFLOW_RUN_ID_TEMPLATE,
+    MLFLOW_START_RUN,
+    MLFLOW_TRACKING_URI_TEMPLATE,
+    MetricGateDef,
+    MlflowEndRunPayload,
+    MlflowRegisterModelPayload,
+    MlflowStartRunPayload,
+    Payload,
+    TaskKind,
+    stage_task_id,
+)
 from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import PodPlan, SecretPlan, TaskPlan
-from airflow_aiinfra.plan.training import stage_task_id
 
-GROUP = "mlflow"
-START = f"{GROUP}.start_run"
-REGISTER = f"{GROUP}.register_model"
-END = f"{GROUP}.end_run"
-
-RUN_ID_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + START + "') }}"
-TRACKING_URI_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + START + "', key='tracking_uri') }}"
 # Stage code talks to MLflow with the client's own retries: bound them (its defaults retry for minutes).
 STAGE_HTTP_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
 
@@ -55,9 +61,9 @@ def mlflow_env(ctx: PlanContext, pod: PodPlan) -> dict[str, str]:
     ex = ctx.spec.experiment
     assert ex is not None
     env = {**STAGE_HTTP_ENV, **pod.env}  # a stage may tune the client's retries itself
-    env["MLFLOW_TRACKING_URI"] = ex.tracking_uri or TRACKING_URI_TEMPLATE
+    env["MLFLOW_TRACKING_URI"] = ex.tracking_uri or MLFLOW_TRACKING_URI_TEMPLATE
     env["MLFLOW_EXPERIMENT_NAME"] = experiment_name(ctx)
-    env["MLFLOW_RUN_ID"] = RUN_ID_TEMPLATE
+    env["MLFLOW_RUN_ID"] = MLFLOW_RUN_ID_TEMPLATE
     return env
 
 
@@ -69,9 +75,9 @@ def credentials(ctx: PlanContext) -> tuple[SecretPlan, ...]:
     return (SecretPlan(secret=ex.credentials_secret, key=None, env="MLFLOW_TRACKING_*"),)
 
 
-def _task(ctx: PlanContext, task_id: str, kind: str, doc: str, **kw: Any) -> TaskPlan:
+def _task(ctx: PlanContext, task_id: str, kind: TaskKind, payload: Payload, doc: str, **kw: Any) -> TaskPlan:
     # MLflow calls are bounded by the hook's own HTTP timeouts, not by the stages' execution timeout
-    return ctx.task(task_id, kind, execution_timeout=None, doc=doc, **kw)
+    return ctx.task(task_id, kind, payload, execution_timeout=None, doc=doc, **kw)
 
 
 def plan_experiment(ctx: PlanContext, graph: PlanGraph) -> None:
@@ -81,56 +87,60 @@ def plan_experiment(ctx: PlanContext, graph: PlanGraph) -> None:
         return
     roots = [t.task_id for t in graph.roots()]
     params: dict[str, str] = {}
+    stage_ids: list[str] = []
     for task in list(graph.tasks.values()):
         if task.pod is None:
             continue
+        stage_ids.append(task.task_id)
         params.update(stage_params(task.pod, task.name))
         secrets = task.pod.secrets + tuple(s for s in credentials(ctx) if s not in task.pod.secrets)
         graph.update(task.task_id, pod=dataclasses.replace(task.pod, env=mlflow_env(ctx, task.pod), secrets=secrets))
 
     graph.add(_task(
-        ctx, START, "mlflow_start_run",
+        ctx, MLFLOW_START_RUN, TaskKind.MLFLOW_START_RUN,
+        MlflowStartRunPayload(
+            experiment_name=experiment_name(ctx),
+            tracking_uri=ex.tracking_uri,
+            conn_id=ex.conn_id,
+            tags=dict(ex.tags),
+            params_to_log=params,
+            spec_name=spec.name,
+            spec_file=ctx.loaded.file,
+            spec_text=ctx.loaded.text,
+            spec_sha256=ctx.loaded.sha256,
+        ),
         "Creates this DAG run's MLflow run (or resumes it on retry, found by its airflow.dag_id/run_id tags) and "
         "logs the spec, its hash and every stage's image, command and resources. Returns the run id.",
-        payload={
-            "experiment_name": experiment_name(ctx),
-            "tracking_uri": ex.tracking_uri,
-            "conn_id": ex.conn_id,
-            "tags": dict(ex.tags),
-            "params_to_log": params,
-            "spec_name": spec.name,
-            "spec_file": ctx.loaded.file,
-            "spec_text": ctx.loaded.text,
-            "spec_sha256": ctx.loaded.sha256,
-        },
     ))
     for root in roots:
-        graph.add_edge(START, root)
+        graph.add_edge(MLFLOW_START_RUN, root)
 
     if ex.registered_model and ex.model_stage:
         producer = stage_task_id(ex.model_stage)
         after_producer = [t.task_id for t in graph.tasks.values() if producer in t.upstream]
         graph.add(_task(
-            ctx, REGISTER, "mlflow_register_model",
+            ctx, MLFLOW_REGISTER_MODEL, TaskKind.MLFLOW_REGISTER_MODEL,
+            MlflowRegisterModelPayload(
+                registered_model=ex.registered_model,
+                model_name=ex.model_name,
+                alias=ex.alias,
+                metric_gates=[MetricGateDef(metric=g.metric, op=g.op, threshold=g.threshold)
+                              for g in ex.metric_gates],
+                spec_sha256=ctx.loaded.sha256,
+            ),
             f"Checks the metric gates, then registers the model logged by stage {ex.model_stage!r} as a new "
             f"version of {ex.registered_model!r} with alias {ex.alias!r} (idempotent per run).",
             upstream=(producer,),
-            payload={
-                "registered_model": ex.registered_model,
-                "model_name": ex.model_name,
-                "alias": ex.alias,
-                "metric_gates": [g.model_dump() for g in ex.metric_gates],
-                "spec_sha256": ctx.loaded.sha256,
-            },
         ))
         for task_id in after_producer:
-            graph.add_edge(REGISTER, task_id)
+            graph.add_edge(MLFLOW_REGISTER_MODEL, task_id)
 
     leaves = [t.task_id for t in graph.leaves()]
     graph.add(_task(
-        ctx, END, "mlflow_end_run",
-        "Teardown: sets the MLflow run to FINISHED, or FAILED when any task failed, and logs every task's state. "
-        "It runs whatever happened upstream and never makes a failed DAG run succeed.",
+        ctx, MLFLOW_END_RUN, TaskKind.MLFLOW_END_RUN, MlflowEndRunPayload(stage_task_ids=stage_ids),
+        "Teardown: sets the MLflow run to FINISHED, or FAILED when any task failed, and logs every task's state "
+        "and every stage's duration and try. It runs whatever happened upstream and never makes a failed DAG run "
+        "succeed.",
         upstream=tuple(leaves),
         trigger_rule="all_done",
         teardown=True,

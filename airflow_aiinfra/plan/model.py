@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from airflow_aiinfra.contract import PAYLOAD_TYPES, Payload, TaskKind
+
 
 @dataclass(frozen=True)
 class SecretPlan:
@@ -57,15 +59,16 @@ class PodPlan:
     container_security: dict[str, Any] = field(default_factory=dict)  # V1SecurityContext kwargs
     kubernetes_conn_id: str = "kubernetes_default"
     startup_timeout: timedelta = timedelta(minutes=10)
-    local_cwd: str | None = None  # where the local runner runs the command (the spec's folder)
 
 
 @dataclass(frozen=True)
 class TaskPlan:
-    """One Airflow task. ``kind`` selects the operator in the wiring layer's registry."""
+    """One Airflow task. ``kind`` selects the operator (wiring/builders.py), ``payload`` is its keyword
+    arguments (airflow_aiinfra.contract); ``pod`` is set for tasks that run a stage's container."""
 
     task_id: str  # full id, "group.name"
-    kind: str
+    kind: TaskKind
+    payload: Payload
     group: str | None = None
     upstream: tuple[str, ...] = ()
     retries: int = 0
@@ -77,9 +80,14 @@ class TaskPlan:
     pool_slots: int = 1
     trigger_rule: str = "all_success"
     pod: PodPlan | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
     doc: str = ""
     teardown: bool = False
+
+    def __post_init__(self) -> None:
+        expected = PAYLOAD_TYPES[self.kind]
+        if type(self.payload) is not expected:
+            raise TypeError(f"task {self.task_id!r} of kind {self.kind}: payload must be {expected.__name__}, "
+                            f"got {type(self.payload).__name__}")
 
     @property
     def name(self) -> str:

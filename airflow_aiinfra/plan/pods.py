@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_aiinfra.plan.model import SecretPlan, VolumePlan
-from airflow_aiinfra.spec.model.training import GPU_RESOURCE, Resources, SecurityContext, Stage
+from airflow_aiinfra.spec.model.pod import SecurityContext
+from airflow_aiinfra.spec.model.training import Resources, Stage
 
+# The extended resource each GPU vendor's device plugin advertises (what pods request and taint keys name).
+GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu"}
 _K8S_KEY = {"cpu": "cpu", "memory": "memory", "ephemeral_storage": "ephemeral-storage"}
 
 

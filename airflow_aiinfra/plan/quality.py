@@ -10,36 +10,28 @@ Placement (stage names are the spec's, tasks are ``training.<stage>``):
 
 from __future__ import annotations
 
-import os
-
+from airflow_aiinfra.contract import GatePayload, TaskKind, gate_task_id, stage_task_id
 from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import TaskPlan
-from airflow_aiinfra.plan.training import stage_task_id
 from airflow_aiinfra.spec.model.quality import Gate
 
-GROUP = "data_quality"
-KIND = "dq_gate"
 
-
-def gate_task_id(name: str) -> str:
-    return f"{GROUP}.{name}"
-
-
-def gate_payload(ctx: PlanContext, gate: Gate) -> dict:
-    """What the gate operator receives: plain JSON-able data (see DataQualityOperator)."""
+def gate_payload(ctx: PlanContext, gate: Gate) -> GatePayload:
+    """What the gate operator receives (see DataQualityOperator); relative paths resolve at run time
+    against ``base_dir``, the bundle root."""
     data = gate.data
-    return {
-        "gate": gate.name,
-        "path": data.path,
-        "format": data.format,
-        "query": data.query,
-        "conn_id": data.conn_id,
-        "expectations": [{name: args} for name, args in gate.expectation_items()],
-        "suite_path": gate.suite_path,
-        "on_failure": gate.on_failure,
-        "base_dir": ctx.options.local_cwd or (os.path.dirname(ctx.loaded.path) or None),
-    }
+    return GatePayload(
+        gate=gate.name,
+        path=data.path,
+        format=data.format,
+        query=data.query,
+        conn_id=data.conn_id,
+        expectations=[{name: args} for name, args in gate.expectation_items()],
+        suite_path=gate.suite_path,
+        on_failure=gate.on_failure,
+        base_dir=ctx.options.bundle_root,
+    )
 
 
 def plan_gate(ctx: PlanContext, gate: Gate) -> TaskPlan:
@@ -47,8 +39,8 @@ def plan_gate(ctx: PlanContext, gate: Gate) -> TaskPlan:
     # Bad data is never retried (DataQualityFailed); the default retries only cover reaching the data.
     return ctx.task(
         gate_task_id(gate.name),
-        KIND,
-        payload=gate_payload(ctx, gate),
+        TaskKind.DQ_GATE,
+        gate_payload(ctx, gate),
         doc=f"Great Expectations gate **{gate.name}** on `{what}` (on_failure: {gate.on_failure}).",
     )
 

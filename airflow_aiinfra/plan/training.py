@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
+from airflow_aiinfra.contract import StagePayload, TaskKind, stage_task_id
 from airflow_aiinfra.plan import pods
 from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import PodPlan, TaskPlan
 from airflow_aiinfra.spec.model.training import Stage
-
-GROUP = "training"
-
-
-def stage_task_id(name: str) -> str:
-    return f"{GROUP}.{name}"
 
 
 def plan_stage(ctx: PlanContext, stage: Stage) -> TaskPlan:
@@ -53,22 +46,23 @@ def plan_stage(ctx: PlanContext, stage: Stage) -> TaskPlan:
         container_security=container_sc,
         kubernetes_conn_id=d.kubernetes_conn_id,
         startup_timeout=d.startup_timeout,
-        local_cwd=ctx.options.local_cwd or (os.path.dirname(ctx.loaded.path) or None),
     )
-    gpu = stage.resources.gpu
-    return TaskPlan(
-        task_id=stage_task_id(stage.name),
-        kind="stage",
-        group=GROUP,
+    overrides = {}
+    if stage.retries is not None:
+        overrides["retries"] = stage.retries
+    if stage.retry_delay is not None:
+        overrides["retry_delay"] = stage.retry_delay
+    if stage.timeout is not None:
+        overrides["execution_timeout"] = stage.timeout
+    return ctx.task(
+        stage_task_id(stage.name),
+        TaskKind.STAGE,
+        StagePayload(gpu_count=stage.resources.gpu, local_cwd=ctx.options.bundle_root),
         upstream=tuple(stage_task_id(dep) for dep in stage.depends_on),
-        retries=stage.retries if stage.retries is not None else d.retries,
-        retry_delay=stage.retry_delay or d.retry_delay,
-        retry_exponential_backoff=d.retry_exponential_backoff,
-        max_retry_delay=d.max_retry_delay,
-        execution_timeout=stage.timeout or d.execution_timeout,
-        pool=(stage.pool or d.gpu_pool) if gpu else stage.pool,
-        pool_slots=max(gpu, 1),
+        pool=stage.pool_name(d.gpu_pool),
+        pool_slots=stage.pool_slots,
         pod=pod,
+        **overrides,
     )
 
 

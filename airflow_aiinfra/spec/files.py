@@ -32,3 +32,11 @@ def spec_files(
 def shard_of(relative: Path, shards: int) -> int:
     """Stable across processes and machines (unlike hash()), so a spec never hops between units."""
     return zlib.crc32(relative.as_posix().encode()) % shards
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Command-line arguments → spec files: folders are searched (``spec_files``), files kept as given."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        out.extend(spec_files(p) if p.is_dir() else [p])
+    return out

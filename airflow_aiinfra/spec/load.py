@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import types
 import typing
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path as FsPath
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from airflow_aiinfra.errors import SpecError, SpecIssue
-from airflow_aiinfra.spec.checks import semantic_issues
-from airflow_aiinfra.spec.model import Spec
+from airflow_aiinfra.spec.loaded import LoadedSpec
+from airflow_aiinfra.spec.model.root import Spec
+from airflow_aiinfra.spec.model.sections import SECTIONS, section_model
+from airflow_aiinfra.spec.options import SpecOptions
+from airflow_aiinfra.spec.semantics import semantic_issues
+from airflow_aiinfra.spec.suggest import closest, did_you_mean_key
 from airflow_aiinfra.spec.templates import check_template
 from airflow_aiinfra.spec.yaml_loader import LoadedYaml, Path, format_path, load_yaml
 
-
-@dataclass(frozen=True)
-class LoadedSpec:
-    """A valid spec with the text it came from (shown as DAG docs, hashed for MLflow)."""
-
-    spec: Spec
-    file: str  # as shown in messages (relative to the working directory when possible)
-    text: str
-    path: str = ""  # absolute path, "" for text not read from a file
-
-    @cached_property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
+__all__ = ["LoadedSpec", "display_path", "load_spec", "load_spec_text"]
 
 
 def display_path(path: str | FsPath) -> str:
@@ -43,17 +31,19 @@ def display_path(path: str | FsPath) -> str:
         return str(p)
 
 
-def load_spec(path: str | FsPath) -> LoadedSpec:
+def load_spec(path: str | FsPath, options: SpecOptions | None = None) -> LoadedSpec:
     """Read and validate one spec file; raise :class:`SpecError` listing every problem."""
     file = display_path(path)
     try:
         text = FsPath(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([SpecIssue(file, 1, 1, "<file>", f"cannot read spec: {exc}")]) from None
-    return load_spec_text(text, file, str(FsPath(path).resolve()))
+    return load_spec_text(text, file, str(FsPath(path).resolve()), options)
 
 
-def load_spec_text(text: str, file: str = "<spec>", path: str = "") -> LoadedSpec:
+def load_spec_text(
+    text: str, file: str = "<spec>", path: str = "", options: SpecOptions | None = None
+) -> LoadedSpec:
     doc = load_yaml(text, file)
     if not isinstance(doc.data, dict):
         kind = "empty" if doc.data is None else type(doc.data).__name__
@@ -64,7 +54,7 @@ def load_spec_text(text: str, file: str = "<spec>", path: str = "") -> LoadedSpe
     except ValidationError as exc:
         issues.extend(_pydantic_issue(doc, err) for err in exc.errors(include_url=False))
         raise SpecError(_dedupe(issues)) from None
-    for path, message in semantic_issues(spec):
+    for path, message in semantic_issues(spec, options or SpecOptions()):
         line, col, real = doc.locate(path)
         issues.append(SpecIssue(file, line, col, format_path(real if len(real) >= len(path) else path), message))
     if issues:
@@ -123,7 +113,13 @@ def _candidates(tp: Any) -> list[Any]:
 
 def _model_at(path: Path) -> type[BaseModel] | None:
     """The spec model class found at ``path`` (to list its keys for 'did you mean')."""
-    current: list[Any] = [Spec]
+    if not path:
+        return Spec
+    if path[0] in SECTIONS:  # section fields are validated lazily (spec/model/root.py): start at the section
+        current: list[Any] = [section_model(str(path[0]))]
+        path = path[1:]
+    else:
+        current = [Spec]
     for seg in path:
         nxt: list[Any] = []
         for tp in current:
@@ -168,15 +164,6 @@ def _pydantic_issue(doc: LoadedYaml, err: dict[str, Any]) -> SpecIssue:
     return SpecIssue(doc.file, line, col, format_path(path) or "<document>", message)
 
 
-def did_you_mean_key(key: str, fields: list[str]) -> str:
-    close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
-    if not close and key.rstrip("s") in fields:
-        close = [key.rstrip("s")]
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return f"; allowed keys: {', '.join(fields)}" if 0 < len(fields) <= 12 else ""
-
-
 def _message(err: dict[str, Any], value: Any) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "value_error":
@@ -184,8 +171,8 @@ def _message(err: dict[str, Any], value: Any) -> str:
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
-        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = closest(str(value), choices, cutoff=0.5)
+        hint = f"; did you mean {close!r}?" if close else ""
         return f"{value!r} is not allowed; use one of {expected}{hint}"
     if kind in _BOUNDS:
         return f"{value!r} is out of range: must be {_BOUNDS[kind]} {next(iter(err['ctx'].values()))}"

@@ -18,16 +18,14 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from airflow_aiinfra.errors import RoutingSyntaxError
+
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op>==|!=|<=|>=|<|>|\(|\)|\[|\]|,)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_.]*))"
 )
 _KEYWORDS = {"and", "or", "not", "in", "true", "false"}
 Node = tuple[Any, ...]
-
-
-class RoutingSyntaxError(ValueError):
-    pass
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:

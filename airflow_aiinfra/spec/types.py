@@ -22,6 +22,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=False, validate_default=True)
 
 
+def exactly_one(model: BaseModel, choices: dict[str, str]) -> None:
+    """The one rule for "exactly one of these fields": ``choices`` maps field → what it means (may be "")."""
+    given = [k for k in choices if getattr(model, k) is not None]
+    if len(given) == 1:
+        return
+    names = [f"{k!r} ({d})" if d else repr(k) for k, d in choices.items()]
+    listed = ", ".join(names[:-1]) + " or " + names[-1]
+    got = f" (got {', '.join(given)})" if given else ""
+    raise ValueError(f"give exactly one of {listed}{got}")
+
+
 def _err(kind: str, msg: str, **ctx: Any) -> PydanticCustomError:
     """A validation error whose message is final (formatted here, so values may hold braces)."""
     text = msg.format(**{k: v for k, v in ctx.items()})

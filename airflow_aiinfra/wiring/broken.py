@@ -8,10 +8,11 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_aiinfra.plan.build import pipeline_dag_id
+from airflow_aiinfra.plan.dags import pipeline_dag_id
 from airflow_aiinfra.spec.types import _slug
 
 BROKEN_TAG = "aiinfra:broken-spec"
+BROKEN_PREFIX = "aiinfra_broken__"
 _NAME_LINE = re.compile(r"^name:\s*[\"']?([a-z0-9][a-z0-9_-]{0,61}[a-z0-9]?)[\"']?\s*(#.*)?$", re.MULTILINE)
 
 
@@ -20,7 +21,7 @@ def placeholder_dag_id(path: Path, text: str | None, taken: set[str]) -> str:
     m = _NAME_LINE.search(text or "")
     if m and pipeline_dag_id(m.group(1)) not in taken:
         return pipeline_dag_id(m.group(1))
-    return f"aiinfra_broken__{_slug(path.stem)}"
+    return f"{BROKEN_PREFIX}{_slug(path.stem)}"
 
 
 def broken_spec_dag(dag_id: str, spec_file: str, errors: list[str]) -> DAG:

@@ -8,8 +8,8 @@ import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup
 
 from airflow_aiinfra.plan.model import DagPlan
+from airflow_aiinfra.wiring.builders import build_operator
 from airflow_aiinfra.wiring.notify import callbacks
-from airflow_aiinfra.wiring.registry import builder
 
 
 def _schedule(plan: DagPlan) -> Any:
@@ -53,7 +53,7 @@ def build_dag(plan: DagPlan) -> DAG:
             if task.group not in groups:
                 groups[task.group] = TaskGroup(task.group, dag=dag)
             common["task_group"] = groups[task.group]
-        ops[task.task_id] = builder(task.kind)(task, plan, common)
+        ops[task.task_id] = build_operator(task, common)
     for task in plan.tasks:
         for up in task.upstream:
             ops[up] >> ops[task.task_id]

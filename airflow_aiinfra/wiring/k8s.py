@@ -1,36 +1,19 @@
 """PodPlan → KubernetesPodOperator keyword arguments.
 
-Every ``V1*`` model is built with one shared client ``Configuration``: by default
-each model deep-copies a fresh one, which is the largest parse-time cost of
-hand-written KPO DAGs (see benchmarks/README.md).
+Every ``V1*`` model is built with one shared client ``Configuration`` (``kube.client_models``): by default
+each model deep-copies a fresh one, which is the largest parse-time cost of hand-written KPO DAGs (see
+benchmarks/README.md).
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from kubernetes.client import models as k8s
-from kubernetes.client.configuration import Configuration
 
+from airflow_aiinfra.kube.client_models import from_yaml
+from airflow_aiinfra.kube.client_models import shared_configuration as _cfg
 from airflow_aiinfra.plan.model import PodPlan, VolumePlan
-
-
-@cache
-def _cfg() -> Configuration:
-    return Configuration()
-
-
-@cache
-def _api_client():
-    from kubernetes.client import ApiClient
-
-    return ApiClient(configuration=_cfg())
-
-
-def deserialize(data: dict[str, Any], klass: str) -> Any:
-    """A k8s model from its YAML/JSON form (camelCase keys, as users write them)."""
-    return _api_client()._ApiClient__deserialize(data, klass)
 
 
 def _volume(v: VolumePlan) -> k8s.V1Volume:
@@ -91,7 +74,7 @@ def pod_kwargs(pod: PodPlan) -> dict[str, Any]:
         "volume_mounts": [_mount(v) for v in pod.volumes],
         "node_selector": dict(pod.node_selector),
         "tolerations": [k8s.V1Toleration(**t, local_vars_configuration=c) for t in pod.tolerations],
-        "affinity": deserialize(pod.affinity, "V1Affinity") if pod.affinity else None,
+        "affinity": from_yaml(pod.affinity, "V1Affinity") if pod.affinity else None,
         "priority_class_name": pod.priority_class,
         "namespace": pod.namespace,
         "service_account_name": pod.service_account,

@@ -4,31 +4,39 @@ One broken spec never hides the others: it becomes a placeholder DAG and a log l
 Large deployments split specs across parse units: one loader file per subfolder
 (``load_dags(globals(), folder="specs/team_a")``) or hash shards (``shard=i``,
 ``[aiinfra] parse_shards``; see ``aiinfra shards``).
+
+On a worker, Airflow's parsing context names the one DAG it needs: only the spec that DAG comes from is read
+and built (a cheap look at each file's ``name:`` line decides which), not every spec of the unit.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from airflow_aiinfra import config
-from airflow_aiinfra.errors import SpecError
+from airflow_aiinfra.bundle import bundle_root_for_dag_file
+from airflow_aiinfra.errors import SpecError, SpecIssue
 from airflow_aiinfra.plan.build import build_plans
 from airflow_aiinfra.plan.context import PlanOptions
 from airflow_aiinfra.spec.files import spec_files
 from airflow_aiinfra.spec.load import display_path, load_spec
-from airflow_aiinfra.wiring.broken import broken_spec_dag, placeholder_dag_id
+from airflow_aiinfra.wiring.broken import BROKEN_PREFIX, broken_spec_dag, placeholder_dag_id
 
 log = logging.getLogger("airflow_aiinfra")
 
+# A spec's top-level `name:` as written on its own line (the common case); anything else reads the whole spec.
+_NAME_LINE = re.compile(rb"^name:[ \t]*[\"']?([a-z0-9][a-z0-9_-]{0,62})[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
+
 
 def default_specs_folder(dag_file: str | None) -> Path:
-    configured = config.get("specs_folder", "")
-    if configured:
-        return Path(configured)
+    configured = config.specs_folder()
+    if configured is not None:
+        return configured
     base = Path(dag_file).resolve().parent if dag_file else Path.cwd() / "dags"
     return base.parent / "specs"
 
@@ -38,6 +46,20 @@ def _wanted_dag_id() -> str | None:
     from airflow.sdk import get_parsing_context
 
     return get_parsing_context().dag_id
+
+
+def may_produce(path: Path, wanted: str) -> bool:
+    """False only when the file's ``name:`` line shows it cannot produce DAG ``wanted`` (ids are
+    ``<name>__<suffix>``); a file whose name cannot be read this cheaply is loaded to find out."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError:
+        return True
+    names = _NAME_LINE.findall(head)
+    if len(names) != 1:
+        return True
+    return wanted.startswith(names[0].decode() + "__")
 
 
 def load_dags(
@@ -53,7 +75,7 @@ def load_dags(
 
     ``exclude`` skips subfolders (relative to ``folder``) that have loader files of their own.
     ``bundle_root`` is where stage commands and relative paths in specs resolve under the local runner:
-    by default the folder above ``dags/`` (the DAG bundle's root).
+    by default the folder above the DAG file's folder (``airflow_aiinfra.bundle``).
     """
     dag_file = (namespace or {}).get("__file__")
     root = Path(folder) if folder else default_specs_folder(dag_file)
@@ -66,14 +88,17 @@ def load_dags(
 
     wanted = _wanted_dag_id()
     if bundle_root is None:
-        bundle_root = Path(dag_file).resolve().parent.parent if dag_file else root.resolve().parent
-    options = PlanOptions(default_uid=config.default_uid(), local_cwd=str(bundle_root))
+        bundle_root = bundle_root_for_dag_file(dag_file) if dag_file else root.resolve().parent
+    options = PlanOptions(default_uid=config.default_uid(), bundle_root=str(bundle_root))
+    spec_options = config.spec_options()
     dags: dict[str, Any] = {}
     owners: dict[str, str] = {}
     for path in spec_files(root, shard, shards or 1, exclude=exclude):
+        if wanted is not None and not wanted.startswith(BROKEN_PREFIX) and not may_produce(path, wanted):
+            continue
         shown = display_path(path)
         try:
-            loaded = load_spec(path)
+            loaded = load_spec(path, spec_options)
             plans = build_plans(loaded, options)
             clash = [p.dag_id for p in plans if p.dag_id in owners]
             if clash:
@@ -107,7 +132,5 @@ def _broken(dags: dict[str, Any], owners: dict[str, str], path: Path, shown: str
 
 
 def _clash(shown: str, dag_id: str, other: str) -> SpecError:
-    from airflow_aiinfra.errors import SpecIssue
-
     return SpecError([SpecIssue(shown, 1, 1, "name", f"DAG id {dag_id!r} is already produced by {other}; "
                                 "give this spec another name")])

@@ -14,33 +14,35 @@ from pathlib import Path
 @dataclass
 class PoolNeed:
     name: str
-    declared: int | None = None  # defaults.gpu_pool_slots of the specs using it (largest)
+    declared: int | None = None  # slots the specs declare for it (Defaults.pool_slots; largest)
     largest: int = 0  # most slots one task asks for
     users: list[str] = field(default_factory=list)
 
 
 def pool_needs(paths: Sequence[str]) -> tuple[dict[str, PoolNeed], list[str]]:
     """Pools the specs need, and spec errors (as lines) for specs that do not load."""
-    from airflow_aiinfra.cli import _spec_paths
+    from airflow_aiinfra import config
     from airflow_aiinfra.errors import SpecError
     from airflow_aiinfra.plan.build import build_plans
+    from airflow_aiinfra.spec.files import expand_paths
     from airflow_aiinfra.spec.load import load_spec
 
     needs: dict[str, PoolNeed] = {}
     errors: list[str] = []
-    for path in _spec_paths(paths):
+    options = config.spec_options()
+    for path in expand_paths(paths):
         try:
-            loaded = load_spec(Path(path))
+            loaded = load_spec(Path(path), options)
         except SpecError as exc:
             errors.extend(str(i) for i in exc.issues)
             continue
-        declared = loaded.spec.defaults.gpu_pool_slots
         for plan in build_plans(loaded):
             for task in plan.tasks:
                 if not task.pool:
                     continue
                 need = needs.setdefault(task.pool, PoolNeed(task.pool))
-                if task.pool == loaded.spec.defaults.gpu_pool and declared:
+                declared = loaded.spec.defaults.pool_slots(task.pool)  # the rule the spec check applies
+                if declared:
                     need.declared = max(need.declared or 0, declared)
                 need.largest = max(need.largest, task.pool_slots)
                 need.users.append(f"{plan.dag_id}.{task.task_id} ({task.pool_slots})")

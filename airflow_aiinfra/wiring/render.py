@@ -10,16 +10,13 @@ from typing import Any
 def pods_of(dag: Any) -> dict[str, dict[str, Any]]:
     """task_id → pod manifest (a plain dict) for every pod-running task of a DAG."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-    from kubernetes.client import ApiClient
 
-    from airflow_aiinfra.wiring.k8s import _cfg
+    from airflow_aiinfra.kube.client_models import to_yaml
 
-    client = ApiClient(configuration=_cfg())
     out = {}
     for task in dag.tasks:
         if isinstance(task, KubernetesPodOperator):
-            pod = task.build_pod_request_obj(dry_run=True)
-            out[task.task_id] = client.sanitize_for_serialization(pod)
+            out[task.task_id] = to_yaml(task.build_pod_request_obj(dry_run=True))
     return out
 
 
@@ -27,13 +24,14 @@ def render_spec(path: str) -> str:
     import yaml
 
     from airflow_aiinfra import config
+    from airflow_aiinfra.bundle import bundle_root_for_spec
     from airflow_aiinfra.plan.build import build_plans
     from airflow_aiinfra.plan.context import PlanOptions
     from airflow_aiinfra.spec.load import load_spec
     from airflow_aiinfra.wiring.dag import build_dag
 
-    loaded = load_spec(Path(path))
-    options = PlanOptions(default_uid=config.default_uid(), local_cwd=str(Path(path).resolve().parent.parent))
+    loaded = load_spec(Path(path), config.spec_options())
+    options = PlanOptions(default_uid=config.default_uid(), bundle_root=str(bundle_root_for_spec(path)))
     chunks = []
     for plan in build_plans(loaded, options):
         dag = build_dag(plan)

@@ -3,6 +3,8 @@ policy, checked for real on SQLite, the machine's Redis and Postgres with the sa
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +13,9 @@ import pytest
 from airflow.sdk import Connection
 
 from airflow_aiinfra.errors import FeastPermanentError, FeastTransientError
-from airflow_aiinfra.hooks.feast import FeastHook, classify, repo_config_dict, same
+from airflow_aiinfra.features.repo_config import StoreSettings, repo_config_dict
+from airflow_aiinfra.features.values import same
+from airflow_aiinfra.hooks.feast import Definitions, FeastHook, feast_errors
 from airflow_aiinfra.plan.build import build_plans
 from airflow_aiinfra.plan.context import PlanOptions
 from airflow_aiinfra.spec.load import load_spec_text
@@ -35,8 +39,7 @@ def _conn(conn_id: str, uri: str) -> Connection:
 
 # --- pure: configuration ------------------------------------------------------------------------------
 def test_inline_store_defaults_to_sqlite_under_feast_home(tmp_path: Path) -> None:
-    store = {"project": "clicks", "repo_path": None, "online_store": {"type": "sqlite", "path": None, "conn_id": None},
-             "offline_store": {"type": "file", "conn_id": None}, "allow_overwrite_newer": False}
+    store = StoreSettings(project="clicks", online_store_type="sqlite", offline_store_type="file")
     data = repo_config_dict(store, lambda c: pytest.fail("no connection needed"), home=tmp_path)
     assert data["online_store"] == {"type": "sqlite", "path": str(tmp_path / "clicks" / "online_store.db")}
     assert data["registry"]["path"] == str(tmp_path / "clicks" / "registry.db")
@@ -49,8 +52,8 @@ def test_inline_store_defaults_to_sqlite_under_feast_home(tmp_path: Path) -> Non
                  "cache.internal:6380,db=2,password=s3cret,ssl=true", id="password-ssl-extra-db"),
 ])
 def test_redis_connection_string_comes_from_the_airflow_connection(uri: str, overwrite: bool, expected: str) -> None:
-    store = {"project": "p", "repo_path": None, "online_store": {"type": "redis", "path": None, "conn_id": "r"},
-             "offline_store": None, "allow_overwrite_newer": overwrite}
+    store = StoreSettings(project="p", online_store_type="redis", online_store_conn_id="r",
+                          allow_overwrite_newer=overwrite)
     data = repo_config_dict(store, lambda cid: _conn(cid, uri), home=Path("/nonexistent"))
     # newest-wins is Redis's own rule; the overwrite policy turns its timestamp check off
     assert data["online_store"] == {"type": "redis", "connection_string": expected, "skip_dedup": overwrite}
@@ -59,32 +62,59 @@ def test_redis_connection_string_comes_from_the_airflow_connection(uri: str, ove
 def test_repo_mode_keeps_the_repos_store_unless_the_spec_sets_one(tmp_path: Path) -> None:
     (tmp_path / "feature_store.yaml").write_text(
         "project: demo\nregistry: data/registry.db\nprovider: local\nonline_store:\n  type: dynamodb\n")
-    store = {"project": "ignored", "repo_path": str(tmp_path), "online_store": None, "offline_store": None,
-             "allow_overwrite_newer": False}
+    store = StoreSettings(project="ignored", repo_path=str(tmp_path))
     with pytest.raises(FeastPermanentError, match="'dynamodb' cannot guarantee the replay policy"):
         repo_config_dict(store, lambda c: None)
-    store["online_store"] = {"type": "sqlite", "path": None, "conn_id": None}
-    data = repo_config_dict(store, lambda c: None)
+    data = repo_config_dict(dataclasses.replace(store, online_store_type="sqlite"), lambda c: None)
     assert data["project"] == "demo" and data["online_store"] == {"type": "sqlite", "path": "data/online_store.db"}
 
 
-@pytest.mark.parametrize(("exc", "kind"), [
-    pytest.param(ConnectionRefusedError(111, "refused"), FeastTransientError, id="refused"),
-    pytest.param(FileNotFoundError("data/x.parquet"), FeastTransientError, id="source-not-landed"),
-    pytest.param(sqlite3.OperationalError("database is locked"), FeastTransientError, id="sqlite-locked"),
-    pytest.param(sqlite3.OperationalError("no such table: p_v"), FeastPermanentError, id="not-applied"),
-    pytest.param(ValueError("bad schema"), FeastPermanentError, id="bad-definition"),
+def _real_sqlite_error(tmp_path: Path, kind: str) -> sqlite3.OperationalError:
+    """A real SQLite failure: a table that was never created, or a database another connection holds locked."""
+    db = tmp_path / "online.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("CREATE TABLE IF NOT EXISTS t (x)")
+    try:
+        if kind == "locked":
+            holder.execute("BEGIN EXCLUSIVE")
+            sqlite3.connect(db, timeout=0).execute("SELECT * FROM t")
+        sqlite3.connect(db).execute("SELECT * FROM p_never_applied")
+    except sqlite3.OperationalError as exc:
+        return exc
+    finally:
+        holder.close()
+    raise AssertionError("no error")
+
+
+def _mapped(exc: BaseException) -> type:
+    with pytest.raises((FeastTransientError, FeastPermanentError)) as info, feast_errors("materializing"):
+        raise exc
+    assert str(info.value).startswith("materializing: ")
+    return type(info.value)
+
+
+@pytest.mark.parametrize(("make", "kind"), [
+    pytest.param(lambda p: ConnectionRefusedError(111, "refused"), FeastTransientError, id="refused"),
+    pytest.param(lambda p: FileNotFoundError("data/x.parquet"), FeastTransientError, id="source-not-landed"),
+    pytest.param(lambda p: _real_sqlite_error(p, "locked"), FeastTransientError, id="sqlite-locked"),
+    pytest.param(lambda p: _real_sqlite_error(p, "missing"), FeastPermanentError, id="not-applied"),
+    pytest.param(lambda p: ValueError("bad schema"), FeastPermanentError, id="bad-definition"),
 ])
-def test_errors_are_mapped_to_retry_or_fail(exc: Exception, kind: type) -> None:
-    assert isinstance(classify(exc, "materializing"), kind)
+def test_errors_are_mapped_to_retry_or_fail(make, kind: type, tmp_path: Path) -> None:
+    assert _mapped(make(tmp_path)) is kind
 
 
 def test_store_specific_errors_are_mapped() -> None:
     import redis
     from feast.errors import FeatureViewNotFoundException
 
-    assert isinstance(classify(redis.exceptions.ConnectionError("down"), "x"), FeastTransientError)
-    assert isinstance(classify(FeatureViewNotFoundException("v", "p"), "x"), FeastPermanentError)
+    assert _mapped(redis.exceptions.ConnectionError("down")) is FeastTransientError
+    assert _mapped(FeatureViewNotFoundException("v", "p")) is FeastPermanentError
+
+
+def test_unknown_errors_pass_unchanged() -> None:
+    with pytest.raises(ZeroDivisionError), feast_errors("x"):
+        raise ZeroDivisionError
 
 
 @pytest.mark.parametrize(("a", "b", "equal"), [
@@ -122,10 +152,10 @@ def make_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.F
             monkeypatch.setenv("AIRFLOW_CONN_FEAST_PG", f"postgresql://postgres@127.0.0.1:5432/{PG_DB}")
         extra = STORES[kind] + ("  materialize: {allow_overwrite_newer: true}\n" if overwrite else "")
         loaded = load_spec_text(inline_spec(name, extra=extra), f"{name}.yaml")
-        plan = build_plans(loaded, PlanOptions(local_cwd=str(tmp_path)))[0]
-        task = plan.task("features.apply")
-        hook = FeastHook(task.payload["store"])
-        hook.definitions = task.payload["definitions"]
+        plan = build_plans(loaded, PlanOptions(bundle_root=str(tmp_path)))[0]
+        p = plan.task("features.apply").payload
+        hook = FeastHook(StoreSettings(**{f.name: getattr(p, f.name) for f in dataclasses.fields(StoreSettings)}))
+        hook.definitions = Definitions(p.entities, p.sources, p.feature_views)
         return hook
 
     return make
@@ -180,7 +210,7 @@ def test_unreachable_store_is_retryable_and_records_no_window(make_hook, monkeyp
     hook.apply(hook.definitions)
     # the same project, now pointed at a Redis port where nothing listens
     monkeypatch.setenv("AIRFLOW_CONN_DEAD_REDIS", "redis://127.0.0.1:1/0")
-    dead = FeastHook({**hook.store_payload, "online_store": {"type": "redis", "path": None, "conn_id": "dead_redis"}})
+    dead = FeastHook(dataclasses.replace(hook.settings, online_store_type="redis", online_store_conn_id="dead_redis"))
     with pytest.raises(FeastTransientError, match="materializing .*ConnectionError"):
         dead.materialize(*_window(10, 11), ["user_clicks"])
     assert dead.store.get_feature_view("user_clicks").materialization_intervals == []

@@ -132,7 +132,7 @@ def test_log_to_pipeline_run_is_false_without_an_experiment() -> None:
     from airflow.providers.standard.operators.empty import EmptyOperator
     from airflow.sdk import DAG
 
-    from airflow_aiinfra.hooks.mlflow import log_to_pipeline_run
+    from airflow_aiinfra.operators.pipeline_run import log_to_pipeline_run
 
     with DAG("plain", schedule=None) as dag:
         EmptyOperator(task_id="a")

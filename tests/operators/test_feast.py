@@ -52,7 +52,7 @@ def _ops(spec: str, root: Path) -> dict[str, Any]:
     """The Feast operators exactly as the wiring builds them from the spec."""
     from airflow_aiinfra.wiring.dag import build_dag
 
-    plans = build_plans(load_spec_text(spec, "t.yaml"), PlanOptions(local_cwd=str(root)))
+    plans = build_plans(load_spec_text(spec, "t.yaml"), PlanOptions(bundle_root=str(root)))
     dags = {p.dag_id: build_dag(p) for p in plans}
     return {f"{d}.{t.task_id}": t for d, dag in dags.items() for t in dag.tasks}
 
@@ -88,8 +88,9 @@ def test_feast_init_repo_apply_materialize_replay_and_consistency(
     start, end = _driver_window()
 
     assert apply_op.execute({})["changed"]
-    assert FeastApplyOperator(task_id="again", **{k: getattr(apply_op, k) for k in ("store", "definitions")}
-                              ).execute({})["changed"] == []
+    again = {k: getattr(apply_op, k) for k in ("project", "repo_path", "online_store_type", "online_store_path",
+                                               "online_store_conn_id", "offline_store_type", "offline_store_conn_id")}
+    assert FeastApplyOperator(task_id="again", **again).execute({})["changed"] == []
 
     assert mat.execute(_ctx(start, end))["rows"] == {VIEW: len(DRIVERS)}
     first = dump_online(mat.hook, kind, VIEW)

@@ -6,7 +6,11 @@ from __future__ import annotations
 import pytest
 
 from airflow_aiinfra.plan.build import build_plans
-from airflow_aiinfra.plan.experiment import END, REGISTER, RUN_ID_TEMPLATE, START, TRACKING_URI_TEMPLATE
+from airflow_aiinfra.contract import MLFLOW_END_RUN as END
+from airflow_aiinfra.contract import MLFLOW_REGISTER_MODEL as REGISTER
+from airflow_aiinfra.contract import MLFLOW_RUN_ID_TEMPLATE as RUN_ID_TEMPLATE
+from airflow_aiinfra.contract import MLFLOW_START_RUN as START
+from airflow_aiinfra.contract import MLFLOW_TRACKING_URI_TEMPLATE as TRACKING_URI_TEMPLATE
 from airflow_aiinfra.plan.model import DagPlan, SecretPlan
 from airflow_aiinfra.spec.load import load_spec_text
 
@@ -50,7 +54,7 @@ def test_run_wraps_the_pipeline() -> None:
     assert START not in plan.task("training.train").upstream
     register = plan.task(REGISTER)
     assert register.upstream == ("training.train",)
-    assert register.payload["metric_gates"] == [{"metric": "accuracy", "op": ">", "threshold": 0.9}]
+    assert register.payload.metric_gates == [{"metric": "accuracy", "op": ">", "threshold": 0.9}]
     # a failed gate stops what comes after the model stage
     assert REGISTER in plan.task("training.validate").upstream and REGISTER in plan.task("training.report").upstream
     end = plan.task(END)
@@ -81,13 +85,13 @@ def test_literal_tracking_uri_and_name_go_straight_into_the_env() -> None:
     env = plan.task("training.train").pod.env
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlflow.svc:5000"
     assert env["MLFLOW_EXPERIMENT_NAME"] == "recsys-exp"
-    assert plan.task(START).payload["tracking_uri"] == "http://mlflow.mlflow.svc:5000"
+    assert plan.task(START).payload.tracking_uri == "http://mlflow.mlflow.svc:5000"
     assert REGISTER not in {t.task_id for t in plan.tasks}
 
 
 def test_start_payload_holds_what_was_run() -> None:
     plan = _plan("tags: {team: recsys}")
-    p = plan.task(START).payload
+    p = plan.task(START).payload.kwargs()
     assert p["params_to_log"]["stage.train.image"] == "trainer:2"
     assert p["params_to_log"]["stage.train.command"] == "python train.py"
     assert p["params_to_log"]["stage.prepare.command"] == "python prepare.py --day '{{' ds '}}'"

@@ -24,7 +24,7 @@ TRAINING = """\
 
 
 def _plans(text: str, root: str = "/bundle"):
-    return {p.dag_id: p for p in build_plans(load_spec_text(text, "s.yaml"), PlanOptions(local_cwd=root))}
+    return {p.dag_id: p for p in build_plans(load_spec_text(text, "s.yaml"), PlanOptions(bundle_root=root))}
 
 
 def test_training_set_runs_after_apply_and_before_every_root_stage() -> None:
@@ -38,9 +38,9 @@ def test_training_set_runs_after_apply_and_before_every_root_stage() -> None:
     for stage in ("prepare", "other_root", "train"):
         assert pipe.task(f"training.{stage}").pod.env["TRAINING_SET_PATH"] == ".demo/{{ ds_nodash }}/train.parquet"
     payload = pipe.task("features.training_set").payload
-    assert payload["output_path"] == "/bundle/.demo/{{ ds_nodash }}/train.parquet"
-    assert payload["entity_source"]["path"] == "/bundle/data/entities.parquet"
-    assert payload["features"] == ["user_clicks:user_click_count"]  # every inline feature by default
+    assert payload.output_path == "/bundle/.demo/{{ ds_nodash }}/train.parquet"
+    assert payload.entity_path == "/bundle/data/entities.parquet"
+    assert payload.features == ["user_clicks:user_click_count"]  # every inline feature by default
 
 
 def test_without_training_set_apply_still_precedes_the_stages() -> None:
@@ -60,13 +60,12 @@ def test_materialize_dag_has_its_own_schedule_and_real_intervals() -> None:
         ("features.materialize", "feast_materialize", ("features.apply",)),
         ("features.consistency", "feast_consistency", ("features.materialize",)),
     ]
-    store = plan.task("features.materialize").payload["store"]
-    assert store == {"project": "clicks", "repo_path": None,
-                     "online_store": {"type": "sqlite", "path": None, "conn_id": None},
-                     "offline_store": {"type": "file", "conn_id": None}, "allow_overwrite_newer": False}
+    assert plan.task("features.materialize").payload.kwargs() == {
+        "project": "clicks", "repo_path": None, "online_store_type": "sqlite", "online_store_path": None,
+        "online_store_conn_id": None, "offline_store_type": "file", "offline_store_conn_id": None,
+        "allow_overwrite_newer": False, "views": ["user_clicks"]}
     c = plan.task("features.consistency").payload
-    assert (c["tolerance"], c["alert_threshold"], c["sample_size"], c["check_interval_seconds"]) == (
-        0.001, 0.01, 1000, 3600)
+    assert (c.tolerance, c.alert_threshold, c.sample_size, c.check_interval_seconds) == (0.001, 0.01, 1000, 3600)
 
 
 def test_hourly_by_default_and_no_pipeline_dag_for_features_alone() -> None:
@@ -82,9 +81,9 @@ def test_seed_alone_has_nothing_to_materialize() -> None:
 def test_repo_mode_uses_the_repos_stores_unless_the_spec_sets_them(tmp_path: Path) -> None:
     text = "name: d\nfeature_store:\n  repo_path: feature_repo\n  feature_views: [driver_hourly_stats]\n"
     store = _plans(text, str(tmp_path))["d__materialize"].task("features.materialize").payload
-    assert store["views"] == ["driver_hourly_stats"]
-    assert store["store"]["repo_path"] == str(tmp_path / "feature_repo")
-    assert store["store"]["online_store"] is None and store["store"]["offline_store"] is None
+    assert store.views == ["driver_hourly_stats"]
+    assert store.repo_path == str(tmp_path / "feature_repo")
+    assert store.online_store_type is None and store.offline_store_type is None
     redis = _plans(text + "  online_store: {type: redis, conn_id: r}\n", str(tmp_path))["d__materialize"]
-    assert redis.task("features.apply").payload["store"]["online_store"] == {"type": "redis", "path": None,
-                                                                              "conn_id": "r"}
+    apply = redis.task("features.apply").payload
+    assert (apply.online_store_type, apply.online_store_path, apply.online_store_conn_id) == ("redis", None, "r")

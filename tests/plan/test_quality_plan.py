@@ -30,7 +30,7 @@ EXP = "expectations: [expect_table_row_count_to_be_between: {min_value: 1}]"
 def plan(gates: str) -> DagPlan:
     text = STAGES + textwrap.indent(textwrap.dedent(gates).replace("EXP", EXP), "    ")
     loaded = load_spec_text(text, "dq.yaml")
-    return build_plans(loaded, PlanOptions(local_cwd="/bundle"))[0]
+    return build_plans(loaded, PlanOptions(bundle_root="/bundle"))[0]
 
 
 def upstream(p: DagPlan, task_id: str) -> set[str]:
@@ -85,7 +85,7 @@ def test_gate_task_carries_what_the_operator_needs() -> None:
     task = p.task("data_quality.events")
     assert (task.kind, task.group, task.name) == ("dq_gate", "data_quality", "events")
     assert task.retries == 3 and task.retry_delay.total_seconds() == 5
-    assert task.payload == {
+    assert task.payload.kwargs() == {
         "gate": "events", "path": "data/{{ ds }}/events.csv", "format": "csv", "query": None, "conn_id": None,
         "expectations": [{"expect_column_values_to_not_be_null": {"column": "user_id"}},
                          {"expect_table_row_count_to_be_between": {}}],

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_aiinfra.plan import build_plans
+from airflow_aiinfra.plan.build import build_plans
 from airflow_aiinfra.plan.context import PlanOptions
 from airflow_aiinfra.spec.load import load_spec_text
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from airflow_aiinfra.errors import SpecError
-from airflow_aiinfra.plan import build_plans
+from airflow_aiinfra.plan.build import build_plans
 from airflow_aiinfra.spec.load import load_spec_text
 from tests.conftest import FIXTURES, ROOT
 

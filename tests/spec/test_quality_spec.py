@@ -11,7 +11,7 @@ import pytest
 
 from airflow_aiinfra.errors import SpecError
 from airflow_aiinfra.spec.load import load_spec_text
-from airflow_aiinfra.spec.quality_checks import catalog
+from airflow_aiinfra.spec.checks.quality import catalog
 from tests.conftest import ROOT
 
 HEAD = """\
@@ -229,10 +229,12 @@ def test_custom_expectation_names_pass_when_the_deployment_configures_a_module(
           data: {path: a.csv}
           expectations: [expect_valid_passenger_count: {}]
         """)
+    from airflow_aiinfra import config
+
     with pytest.raises(SpecError, match="unknown expectation 'expect_valid_passenger_count'"):
-        load_spec_text(text, "dq.yaml")
+        load_spec_text(text, "dq.yaml", options=config.spec_options())
     monkeypatch.setenv("AIRFLOW__AIINFRA__GX_CUSTOM_EXPECTATIONS_MODULE", "my_company.gx_rules")
-    assert load_spec_text(text, "dq.yaml").spec.data_quality is not None
+    assert load_spec_text(text, "dq.yaml", options=config.spec_options()).spec.data_quality is not None
 
 
 def test_catalog_covers_the_installed_gx() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_aiinfra.plan import build_plans
+from airflow_aiinfra.plan.build import build_plans
 from airflow_aiinfra.spec.load import load_spec
 from tests.conftest import FIXTURES, ROOT
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_aiinfra.errors import SpecError
-from airflow_aiinfra.plan import build_plans
+from airflow_aiinfra.plan.build import build_plans
 from airflow_aiinfra.spec.load import load_spec_text
 from tests.spec.test_no_traceback import SPECS, junk_variants
 

@@ -142,7 +142,7 @@ def test_gate_dag_parses_without_reading_data_or_importing_gx() -> None:
         from airflow_aiinfra.wiring.dag import build_dag
 
         text = {SPEC.replace("MODE", "fail").replace("AGE", "1")!r}
-        dag = build_dag(build_plans(load_spec_text(text, "dqrun.yaml"), PlanOptions(local_cwd="/bundle"))[0])
+        dag = build_dag(build_plans(load_spec_text(text, "dqrun.yaml"), PlanOptions(bundle_root="/bundle"))[0])
         gate = dag.get_task("data_quality.events")
         print(type(gate).__name__, gate.task_group.group_id, sorted(link.name for link in gate.operator_extra_links), gate.base_dir,
               sorted(t.task_id for t in gate.downstream_list))

@@ -1,5 +1,4 @@
-"""Pydantic models of a spec, one module per section."""
+"""Pydantic models of a spec, one module per section; the root is ``root.Spec``.
 
-from airflow_aiinfra.spec.model.root import Spec
-
-__all__ = ["Spec"]
+Empty on purpose: importing a section module must not import the others (see root.py).
+"""

@@ -7,7 +7,6 @@ stage pods from a Kubernetes Secret (``credentials_secret``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -128,25 +127,3 @@ class Experiment(Strict):
         if (self.metric_gates or self.model_name) and not self.registered_model:
             raise ValueError("metric_gates and model_name apply to registration; set registered_model and model_stage")
         return self
-
-
-def experiment_issues(spec: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Cross-section checks (called from spec.checks): the model stage exists, stages leave MLflow's env alone."""
-    from airflow_aiinfra.spec.checks import did_you_mean
-
-    ex = spec.experiment
-    if ex is None:
-        return
-    stages = spec.training_pipeline.stages if spec.training_pipeline else []
-    names = {s.name for s in stages}
-    if ex.model_stage is not None and ex.model_stage not in names:
-        hint = did_you_mean(ex.model_stage, names) or (f"; stages are {', '.join(sorted(names))}" if names else
-                                                        "; there is no training_pipeline")
-        yield ("experiment", "model_stage"), f"unknown stage {ex.model_stage!r}{hint}"
-    for i, stage in enumerate(stages):
-        for key in MLFLOW_ENV:
-            if key in stage.env:
-                yield ("training_pipeline", "stages", i, "env", key), (
-                    f"{key} is set by the experiment section for every stage (one MLflow run per pipeline "
-                    "run); remove it from the stage's env"
-                )

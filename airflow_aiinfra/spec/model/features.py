@@ -19,6 +19,7 @@ from airflow_aiinfra.spec.types import (
     Strict,
     TemplatedStr,
     _err,
+    exactly_one,
     format_duration,
     merge_single_key_maps,
 )
@@ -83,8 +84,7 @@ class Source(Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
-        if (self.path is None) == (self.query is None):
-            raise ValueError("a source needs exactly one of 'path' or 'query'")
+        exactly_one(self, {"path": "", "query": ""})
         if self.query is not None and not self.conn_id:
             raise ValueError("a 'query' source needs 'conn_id' (an Airflow connection; no credentials in specs)")
         return self
@@ -168,8 +168,7 @@ class TrainingSet(Strict):
 
     @model_validator(mode="after")
     def _one_entity_kind(self) -> TrainingSet:
-        if (self.entity_source is None) == (self.entity_window is None):
-            raise ValueError("a training_set needs exactly one of 'entity_source' (file or query) or 'entity_window'")
+        exactly_one(self, {"entity_source": "file or query", "entity_window": ""})
         return self
 
 

@@ -1,7 +1,7 @@
 """``data_quality``: Great Expectations gates placed between stages.
 
 Expectation names and arguments are checked against a catalog generated from GX
-(:mod:`airflow_aiinfra.spec.quality_checks`), so nothing here imports great_expectations.
+(:mod:`airflow_aiinfra.spec.checks.quality`), so nothing here imports great_expectations.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from airflow_aiinfra.spec.types import Name, Strict, TemplatedStr
+from airflow_aiinfra.spec.types import Name, Strict, TemplatedStr, exactly_one
 
 DataFormat = Literal["parquet", "csv"]
 _SUFFIXES: dict[str, DataFormat] = {
@@ -45,8 +45,7 @@ class DataRef(Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> DataRef:
-        if (self.path is None) == (self.query is None):
-            raise ValueError("give exactly one of 'path' (a file or folder) or 'query' (SQL on conn_id)")
+        exactly_one(self, {"path": "a file or folder", "query": "SQL on conn_id"})
         if self.query is not None:
             if not self.conn_id:
                 raise ValueError("a 'query' needs 'conn_id' (an Airflow connection; no credentials in specs)")

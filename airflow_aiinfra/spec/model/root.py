@@ -1,18 +1,29 @@
-"""The whole spec: metadata, defaults and the five sections."""
+"""The whole spec: metadata, defaults and the five sections.
+
+Each section's models are imported and built only when a spec has that section (``sections.py``): pydantic
+builds a model class in about a millisecond, and a parse unit holding one training-only spec should not pay
+for the feature-store, quality, experiment and serving models too. For type checkers the section fields are
+their real models; at run time they are validated by those models through a plain validator, which keeps
+pydantic's error locations (``training_pipeline.stages[0].name``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, PlainValidator, field_validator, model_validator
 
-from airflow_aiinfra.spec.model.experiment import Experiment
-from airflow_aiinfra.spec.model.features import FeatureStore
-from airflow_aiinfra.spec.model.quality import DataQuality
-from airflow_aiinfra.spec.model.serving import ModelServing
-from airflow_aiinfra.spec.model.training import GpuVendor, SecurityContext, TrainingPipeline
-from airflow_aiinfra.spec.types import Duration, Name, Strict
+from airflow_aiinfra.spec.model.defaults import Defaults
+from airflow_aiinfra.spec.model.sections import section_model
+from airflow_aiinfra.spec.types import Name, Strict
+
+if TYPE_CHECKING:
+    from airflow_aiinfra.spec.model.experiment import Experiment
+    from airflow_aiinfra.spec.model.features import FeatureStore
+    from airflow_aiinfra.spec.model.quality import DataQuality
+    from airflow_aiinfra.spec.model.serving import ModelServing
+    from airflow_aiinfra.spec.model.training import TrainingPipeline
 
 SPEC_VERSION = 1
 
@@ -76,28 +87,11 @@ class Notify(Strict):
         return values
 
 
-class Defaults(Strict):
-    """Applied to every stage unless the stage says otherwise."""
+def _lazy(name: str) -> Any:
+    def validate(value: Any) -> Any:
+        return None if value is None else section_model(name).model_validate(value)
 
-    retries: int = Field(2, ge=0, le=20)
-    retry_delay: Duration = "1m"
-    retry_exponential_backoff: bool = True
-    max_retry_delay: Duration = "30m"
-    execution_timeout: Duration | None = "6h"
-    namespace: str = Field("default", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    service_account: str | None = None
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    image_pull_secrets: list[str] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
-    kubernetes_conn_id: str = "kubernetes_default"
-    startup_timeout: Duration = "10m"
-    gpu_vendor: GpuVendor = "nvidia"
-    gpu_pool: str = Field("aiinfra_gpu", description="Airflow pool GPU stages draw slots from.")
-    gpu_pool_slots: int | None = Field(
-        None, ge=1, description="GPUs the cluster has; `aiinfra pools` creates the pool with this many slots."
-    )
-    gpu_node_selector: dict[str, str] = Field(default_factory=dict)
-    security_context: SecurityContext = Field(default_factory=SecurityContext)
+    return Annotated[Any, PlainValidator(validate)]
 
 
 class Spec(Strict):
@@ -118,11 +112,18 @@ class Spec(Strict):
     params: dict[str, Param] = Field(default_factory=dict)
     notify: Notify | None = None
     defaults: Defaults = Field(default_factory=Defaults)
-    training_pipeline: TrainingPipeline | None = None
-    data_quality: DataQuality | None = None
-    feature_store: FeatureStore | None = None
-    experiment: Experiment | None = None
-    model_serving: ModelServing | None = None
+    if TYPE_CHECKING:
+        training_pipeline: TrainingPipeline | None = None
+        data_quality: DataQuality | None = None
+        feature_store: FeatureStore | None = None
+        experiment: Experiment | None = None
+        model_serving: ModelServing | None = None
+    else:
+        training_pipeline: _lazy("training_pipeline") = None
+        data_quality: _lazy("data_quality") = None
+        feature_store: _lazy("feature_store") = None
+        experiment: _lazy("experiment") = None
+        model_serving: _lazy("model_serving") = None
 
     @field_validator("start_date", mode="before")
     @classmethod

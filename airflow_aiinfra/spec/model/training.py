@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from airflow_aiinfra.spec.model.pod import GpuVendor, SecurityContext
 from airflow_aiinfra.spec.types import (
     CpuQuantity,
     Duration,
@@ -16,10 +17,8 @@ from airflow_aiinfra.spec.types import (
     Name,
     Strict,
     TemplatedStr,
+    exactly_one,
 )
-
-GpuVendor = Literal["nvidia", "amd"]
-GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu"}
 
 
 class ResourceMap(Strict):
@@ -43,29 +42,6 @@ class Resources(Strict):
     shm_size: MemQuantity | None = Field(None, description="Size of /dev/shm (PyTorch DataLoader workers).")
 
 
-class SecurityContext(Strict):
-    """Pod hardening. ``restricted`` (default) follows the Kubernetes Pod Security Standard."""
-
-    profile: Literal["restricted", "baseline", "privileged"] = Field(
-        "restricted",
-        description="restricted: non-root, no privilege escalation, all capabilities dropped, RuntimeDefault "
-        "seccomp. baseline: drops only the non-root requirement. privileged: sets nothing (explicit opt-out).",
-    )
-    run_as_user: int | None = Field(None, ge=0, description="Default: [aiinfra] default_run_as_user (1000).")
-    run_as_group: int | None = Field(None, ge=0)
-    fs_group: int | None = Field(None, ge=0)
-    read_only_root_filesystem: bool = False
-
-    @model_validator(mode="after")
-    def _root_needs_opt_out(self) -> SecurityContext:
-        if self.profile == "restricted" and self.run_as_user == 0:
-            raise ValueError(
-                "run_as_user 0 (root) is not allowed by the restricted profile; set profile: baseline "
-                "to run as root explicitly"
-            )
-        return self
-
-
 class SecretRef(Strict):
     """A Kubernetes Secret exposed to the stage; its value never appears in the spec."""
 
@@ -76,8 +52,7 @@ class SecretRef(Strict):
 
     @model_validator(mode="after")
     def _one_target(self) -> SecretRef:
-        if (self.env is None) == (self.mount_path is None):
-            raise ValueError("give exactly one of 'env' (an environment variable) or 'mount_path' (files)")
+        exactly_one(self, {"env": "an environment variable", "mount_path": "files"})
         return self
 
 
@@ -100,11 +75,7 @@ class Volume(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> Volume:
-        given = [k for k in ("pvc", "config_map", "secret", "empty_dir") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"a volume needs exactly one of pvc, config_map, secret, empty_dir (got {given or 'none'})"
-            )
+        exactly_one(self, {"pvc": "", "config_map": "", "secret": "", "empty_dir": ""})
         return self
 
 
@@ -153,6 +124,15 @@ class Stage(Strict):
     def _affinity(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return check_affinity(value)
 
+    def pool_name(self, default_gpu_pool: str) -> str | None:
+        """The Airflow pool the stage's task draws from: its own, else GPU stages share the default GPU pool."""
+        return (self.pool or default_gpu_pool) if self.resources.gpu else self.pool
+
+    @property
+    def pool_slots(self) -> int:
+        """Slots the task takes from its pool: one per GPU, so a pool sized to the cluster's GPUs bounds them."""
+        return max(self.resources.gpu, 1)
+
 
 _AFFINITY_KEYS = ("nodeAffinity", "podAffinity", "podAntiAffinity")
 
@@ -165,11 +145,10 @@ def check_affinity(value: dict[str, Any] | None) -> dict[str, Any] | None:
     unknown = [k for k in value if k not in _AFFINITY_KEYS]
     if unknown:
         raise ValueError(f"unknown affinity key(s) {unknown}; use {', '.join(_AFFINITY_KEYS)} (camelCase, as in Kubernetes)")
-    from kubernetes.client import ApiClient
-    from kubernetes.client.configuration import Configuration
+    from airflow_aiinfra.kube.client_models import from_yaml
 
     try:
-        ApiClient(configuration=Configuration())._ApiClient__deserialize(value, "V1Affinity")
+        from_yaml(value, "V1Affinity")
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise ValueError(f"not a valid Kubernetes affinity: {exc}") from None
     return value

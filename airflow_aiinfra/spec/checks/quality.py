@@ -1,50 +1,28 @@
-"""Checks of ``data_quality`` gates: stage references, and expectation names and arguments
-against ``gx_expectations.json`` (generated from GX by scripts/gen_gx_expectations.py), so a typo
-is a located spec error with a "did you mean" while nothing imports great_expectations."""
+"""``data_quality``: gate names and stage references, and expectation names and arguments against
+``gx_expectations.json`` (generated from GX by scripts/gen_gx_expectations.py), so a typo is a located spec
+error with a "did you mean" while nothing imports great_expectations."""
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
-import sys
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
 
-from airflow_aiinfra.spec.model import Spec
+from airflow_aiinfra.spec.checks.common import Issue
 from airflow_aiinfra.spec.model.quality import Gate
+from airflow_aiinfra.spec.model.root import Spec
+from airflow_aiinfra.spec.options import SpecOptions
+from airflow_aiinfra.spec.suggest import did_you_mean
 from airflow_aiinfra.spec.yaml_loader import Path
 
-CATALOG = FsPath(__file__).with_name("gx_expectations.json")
-CUSTOM_MODULE_ENV = "AIRFLOW__AIINFRA__GX_CUSTOM_EXPECTATIONS_MODULE"
-
-Issue = tuple[Path, str]
+CATALOG = FsPath(__file__).parent.parent / "gx_expectations.json"
 
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Any]:
     return json.loads(CATALOG.read_text(encoding="utf-8"))
-
-
-def _did_you_mean(value: str, choices: Any, cutoff: float = 0.6) -> str:
-    close = difflib.get_close_matches(value, sorted(choices), n=1, cutoff=cutoff)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def custom_expectations_configured() -> bool:
-    """Whether the deployment names a module of custom expectations (``[aiinfra]
-    gx_custom_expectations_module``). Then unknown names are accepted here and checked when the
-    gate runs, after that module registered them. Read from the environment, or from Airflow's
-    configuration when Airflow is already loaded (DAG parsing): never imports Airflow itself."""
-    if os.environ.get(CUSTOM_MODULE_ENV):
-        return True
-    if "airflow.sdk" in sys.modules or "airflow.configuration" in sys.modules:
-        from airflow_aiinfra import config
-
-        return bool(config.get("gx_custom_expectations_module", "").strip())
-    return False
 
 
 _TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "a whole number", "boolean": "true or false",
@@ -81,7 +59,7 @@ def check_argument(expectation: str, arg: str, value: Any, schema: dict[str, Any
         return f"argument {arg!r} of {expectation} must be {want}, got {value!r}"
     enum = schema.get("enum")
     if enum is not None and isinstance(value, str) and value not in enum:
-        return f"argument {arg!r} of {expectation} is {value!r}; use one of {enum}{_did_you_mean(value, enum)}"
+        return f"argument {arg!r} of {expectation} is {value!r}; use one of {enum}{did_you_mean(value, enum)}"
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if number and "minimum" in schema and value < schema["minimum"]:
         return f"argument {arg!r} of {expectation} must be at least {schema['minimum']}, got {value!r}"
@@ -90,11 +68,10 @@ def check_argument(expectation: str, arg: str, value: Any, schema: dict[str, Any
     return None
 
 
-def check_expectations(gate: Gate, base: Path) -> Iterator[Issue]:
+def check_expectations(gate: Gate, base: Path, options: SpecOptions) -> Iterator[Issue]:
     cat = catalog()
     known: dict[str, Any] = cat["expectations"]
     common: dict[str, Any] = cat["common_args"]
-    custom = None  # looked up once, only when a name is unknown
     for i, entry in enumerate(gate.expectations):
         path = (*base, "expectations", i)
         if len(entry) != 1:
@@ -105,11 +82,9 @@ def check_expectations(gate: Gate, base: Path) -> Iterator[Issue]:
         name, args = next(iter(entry.items()))
         spec = known.get(name)
         if spec is None:
-            if custom is None:
-                custom = custom_expectations_configured()
-            if custom:
+            if options.custom_expectations:
                 continue  # registered by [aiinfra] gx_custom_expectations_module; checked when the gate runs
-            hint = _did_you_mean(name, known) or (
+            hint = did_you_mean(name, known) or (
                 "; see https://greatexpectations.io/expectations/ (custom expectations need "
                 "[aiinfra] gx_custom_expectations_module)"
             )
@@ -120,7 +95,7 @@ def check_expectations(gate: Gate, base: Path) -> Iterator[Issue]:
         for arg, value in args.items():
             schema = allowed.get(arg)
             if schema is None:
-                hint = _did_you_mean(arg, allowed, cutoff=0.5)
+                hint = did_you_mean(arg, allowed, cutoff=0.5)
                 if not hint:
                     hint = f"; {name} takes {', '.join(sorted(spec['args']))}"
                 yield (*path, name, arg), f"unknown argument {arg!r} for {name}{hint}"
@@ -133,18 +108,29 @@ def check_expectations(gate: Gate, base: Path) -> Iterator[Issue]:
                 yield path, f"{name} needs argument {arg!r} (required: {', '.join(spec['required'])})"
 
 
-def quality_issues(spec: Spec) -> Iterator[Issue]:
-    """Gate checks beyond names and stage references (those are in spec.checks._quality)."""
+def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
     dq = spec.data_quality
     if dq is None:
         return
+    stages = {s.name for s in spec.training_pipeline.stages} if spec.training_pipeline else set()
+    seen: set[str] = set()
     for i, gate in enumerate(dq.gates):
         base: Path = ("data_quality", "gates", i)
+        if gate.name in seen:
+            yield (*base, "name"), f"duplicate gate name {gate.name!r}"
+        seen.add(gate.name)
+        for key in ("before", "after"):
+            for j, name in enumerate(getattr(gate, key)):
+                if name not in stages:
+                    yield (*base, key, j), f"unknown stage {name!r}{did_you_mean(name, stages)}"
+        overlap = set(gate.before) & set(gate.after)
+        if overlap:
+            yield (*base, "after"), f"stage(s) {sorted(overlap)} are both before and after the gate; that is a cycle"
         if gate.before and gate.after and not set(gate.before) & set(gate.after):
             yield from _order_issues(spec, gate, base)
         if gate.suite_path is not None and not gate.suite_path.split("?", 1)[0].endswith(".json"):
             yield (*base, "suite_path"), f"{gate.suite_path!r} is not a GX expectation suite file (*.json)"
-        yield from check_expectations(gate, base)
+        yield from check_expectations(gate, base, options)
 
 
 def _order_issues(spec: Spec, gate: Gate, base: Path) -> Iterator[Issue]:

@@ -1,133 +1,25 @@
-"""Reading a gate's data and validating it with Great Expectations 1.x.
+"""Great Expectations 1.x: build a suite from a gate's expectations, validate a DataFrame, summarize the result.
 
-This module owns the third-party clients (fsspec/pandas readers, SQLAlchemy, GX) and maps their
-errors at its boundary: data that cannot be reached → :class:`DataSourceUnavailable` (transient,
-retried); a source or suite that cannot work however often it is retried → a
-:class:`~airflow_aiinfra.errors.PermanentError`. The operator decides what fails the task.
-pandas and great_expectations are imported inside functions only (parse time stays light).
+GX is imported inside functions only (``import_gx``, with usage statistics off unless the user turned them
+on). A suite or expectation that cannot work however often it is retried raises
+:class:`~airflow_aiinfra.errors.GateDefinitionError`; the operator decides what fails the task.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_aiinfra.errors import DataSourceUnavailable, PermanentError
+from airflow_aiinfra.errors import GateDefinitionError
 
 SITE_NAME = "aiinfra"
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 SAMPLE = 20  # unexpected values kept per failed expectation
 
 
-class DataSourceInvalid(PermanentError):
-    """The data was reached but cannot be read as configured (bad SQL, not Parquet/CSV)."""
-
-
-class GateDefinitionError(PermanentError):
-    """The gate's expectations or suite are wrong (unknown expectation, bad arguments, bad suite file)."""
-
-
-# --- data ------------------------------------------------------------------------------------------
-def resolve_path(path: str, base_dir: str | None) -> str:
-    """URLs (``s3://``, ``gs://``, ``file://``...) as given; relative local paths against the bundle root."""
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path) or os.path.isabs(path) or not base_dir:
-        return path
-    return os.path.join(base_dir, path)
-
-
-def read_path(path: str, fmt: str) -> Any:
-    """A Parquet/CSV file or folder (any fsspec URL) as one DataFrame."""
-    import fsspec
-    import pandas as pd
-
-    try:
-        fs, root = fsspec.core.url_to_fs(path)
-        if fs.isdir(root):
-            if fmt == "parquet":
-                return pd.read_parquet(root, filesystem=fs)
-            files = sorted(f for f in fs.find(root) if re.search(r"\.(csv|tsv)(\.\w+)?$", f))
-            if not files:
-                raise DataSourceUnavailable(f"no CSV files under {path!r} (not written yet?)")
-            return pd.concat([_read_csv(fs, f) for f in files], ignore_index=True)
-        if not fs.exists(root):
-            raise DataSourceUnavailable(f"{path!r} does not exist (not written yet, or wrong path?)")
-        if fmt == "parquet":
-            with fs.open(root, "rb") as fh:
-                return pd.read_parquet(fh)
-        return _read_csv(fs, root)
-    except DataSourceUnavailable:
-        raise
-    except (FileNotFoundError, PermissionError, ConnectionError, TimeoutError) as exc:
-        raise DataSourceUnavailable(f"cannot read {path!r}: {exc}") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise DataSourceUnavailable(f"{path!r} is empty (still being written?): {exc}") from exc
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        # pyarrow's ArrowInvalid is a ValueError: the bytes are there but are not what the spec says
-        raise DataSourceInvalid(f"{path!r} cannot be read as {fmt}: {exc}") from exc
-    except OSError as exc:  # network filesystems, I/O errors
-        raise DataSourceUnavailable(f"cannot read {path!r}: {exc}") from exc
-
-
-def _read_csv(fs: Any, path: str) -> Any:
-    import pandas as pd
-
-    sep = "\t" if ".tsv" in path else ","
-    with fs.open(path, "rb", compression="infer") as fh:
-        return pd.read_csv(fh, sep=sep)
-
-
-def sqlalchemy_url(conn: Any) -> str:
-    """The SQLAlchemy URL of an Airflow connection (``postgres://`` → ``postgresql+psycopg2://``)."""
-    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", conn.get_uri())
-
-
-def read_query(query: str, conn_id: str) -> Any:
-    """Run ``query`` on Airflow connection ``conn_id``; the result set as a DataFrame."""
-    import pandas as pd
-    import sqlalchemy
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException as exc:
-        raise DataSourceInvalid(f"Airflow connection {conn_id!r} is not defined; create it "
-                                f"(UI, `airflow connections add`, or AIRFLOW_CONN_{conn_id.upper()})") from exc
-    try:
-        engine = sqlalchemy.create_engine(sqlalchemy_url(conn), pool_pre_ping=False, connect_args=_timeout(conn))
-    except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
-        raise DataSourceInvalid(f"connection {conn_id!r} is not a database SQLAlchemy can open: {exc}") from exc
-    try:
-        with engine.connect() as db:
-            return pd.read_sql_query(sqlalchemy.text(query), db)
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError) as exc:
-        raise DataSourceUnavailable(f"database of connection {conn_id!r} is unreachable: {_first_line(exc)}") from exc
-    except sqlalchemy.exc.ProgrammingError as exc:
-        code = getattr(exc.orig, "pgcode", None)
-        if code == "42P01":  # undefined_table: the partition/table may not be loaded yet
-            raise DataSourceUnavailable(f"table not found on {conn_id!r}: {_first_line(exc)}") from exc
-        raise DataSourceInvalid(f"query on {conn_id!r} failed: {_first_line(exc)}") from exc
-    except sqlalchemy.exc.DBAPIError as exc:
-        raise DataSourceInvalid(f"query on {conn_id!r} failed: {_first_line(exc)}") from exc
-    finally:
-        engine.dispose()
-
-
-def _timeout(conn: Any) -> dict[str, Any]:
-    return {"connect_timeout": 10} if conn.conn_type in ("postgres", "postgresql") else {}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-# --- Great Expectations ----------------------------------------------------------------------------
 def import_gx() -> Any:
     """Import GX with usage statistics off unless the user turned them on (GX_ANALYTICS_ENABLED),
     and its import-time INFO chatter out of task logs unless a level was configured for it."""
@@ -252,23 +144,6 @@ def validate(df: Any, suite: Any, *, context: Any, run_name: str, build_docs: bo
 
             page = Path(unquote(urls[0]["site_url"][len("file://"):]))
     return Validation(result, page, docs_error)
-
-
-def share_static_assets(site_dir: Path, shared_root: Path) -> None:
-    """Replace the site's 4 MB copy of GX's static assets by a relative link to one shared copy."""
-    static = site_dir / "static"
-    shared = shared_root / "static"
-    if not static.is_dir() or static.is_symlink():
-        return
-    if not shared.exists():
-        tmp = shared_root / f".static-{os.getpid()}"
-        shutil.copytree(static, tmp, dirs_exist_ok=True)
-        try:
-            tmp.rename(shared)
-        except OSError:  # another gate won the race
-            shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(static)
-    static.symlink_to(os.path.relpath(shared, site_dir))
 
 
 # --- the result, as plain data ---------------------------------------------------------------------

@@ -1,0 +1,224 @@
+"""The one contract between the plan layer and the operators: task kinds, payloads, task ids, XCom keys.
+
+The plan says *what* a task does as a :class:`TaskKind` and a payload; the wiring layer turns each kind into
+its operator (one literal table, ``wiring/builders.py``). A payload's fields are exactly the operator's
+keyword arguments (flat, plain data: Airflow templates and serializes operator attributes, so no opaque
+objects), and a test ties every kind to one builder and every field to an explicit operator parameter.
+
+Workers import this module when they run a task, so it imports nothing but the standard library (no
+pydantic, no Airflow). Task ids and XCom keys that several integrations share are spelled only here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import StrEnum
+from typing import Any, TypedDict
+
+
+class TaskKind(StrEnum):
+    """Every kind of task the factory builds (a closed set: never a class path from YAML)."""
+
+    STAGE = "stage"
+    DQ_GATE = "dq_gate"
+    FEAST_APPLY = "feast_apply"
+    FEAST_MATERIALIZE = "feast_materialize"
+    FEAST_CONSISTENCY = "feast_consistency"
+    FEAST_TRAINING_SET = "feast_training_set"
+    MLFLOW_START_RUN = "mlflow_start_run"
+    MLFLOW_REGISTER_MODEL = "mlflow_register_model"
+    MLFLOW_END_RUN = "mlflow_end_run"
+
+
+# --- task groups and ids shared by several modules ---------------------------------------------------------
+TRAINING_GROUP = "training"
+DATA_QUALITY_GROUP = "data_quality"
+FEATURES_GROUP = "features"
+MLFLOW_GROUP = "mlflow"
+
+MLFLOW_START_RUN = f"{MLFLOW_GROUP}.start_run"
+MLFLOW_REGISTER_MODEL = f"{MLFLOW_GROUP}.register_model"
+MLFLOW_END_RUN = f"{MLFLOW_GROUP}.end_run"
+FEAST_APPLY = f"{FEATURES_GROUP}.apply"
+FEAST_MATERIALIZE = f"{FEATURES_GROUP}.materialize"
+FEAST_CONSISTENCY = f"{FEATURES_GROUP}.consistency"
+FEAST_TRAINING_SET = f"{FEATURES_GROUP}.training_set"
+
+
+def stage_task_id(stage: str) -> str:
+    return f"{TRAINING_GROUP}.{stage}"
+
+
+def gate_task_id(gate: str) -> str:
+    return f"{DATA_QUALITY_GROUP}.{gate}"
+
+
+# --- XCom keys -------------------------------------------------------------------------------------------
+XCOM_MLFLOW_RUN = "mlflow_run"  # pushed by mlflow.start_run: {run_id, experiment_id, tracking_uri, conn_id, run_url}
+XCOM_TRACKING_URI = "tracking_uri"  # pushed by mlflow.start_run: what stages' MLFLOW_TRACKING_URI renders to
+XCOM_STAGE_OUTCOME = "stage_outcome"  # pushed by every stage: {state, seconds, try_number}; read by mlflow.end_run
+
+# Templates stages get when the spec has an experiment (rendered on the worker from mlflow.start_run's XCom).
+MLFLOW_RUN_ID_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + MLFLOW_START_RUN + "') }}"
+MLFLOW_TRACKING_URI_TEMPLATE = (
+    "{{ ti.xcom_pull(task_ids='" + MLFLOW_START_RUN + "', key='" + XCOM_TRACKING_URI + "') }}"
+)
+
+
+# --- payloads --------------------------------------------------------------------------------------------
+class Payload:
+    """Base of the payloads: ``kwargs()`` are the operator's keyword arguments (shallow, as planned)."""
+
+    def kwargs(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StagePayload(Payload):
+    """A training stage (``StageOperator``); its pod is the task's ``PodPlan``, built into KPO arguments."""
+
+    gpu_count: int = 0
+    local_cwd: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GatePayload(Payload):
+    """A Great Expectations gate (``DataQualityOperator``)."""
+
+    gate: str
+    path: str | None = None
+    format: str | None = None
+    query: str | None = None
+    conn_id: str | None = None
+    expectations: list[dict[str, dict[str, Any] | None]] = dataclasses.field(default_factory=list)
+    suite_path: str | None = None
+    on_failure: str = "fail"
+    base_dir: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FeastStorePayload(Payload):
+    """Where a feature store lives. ``online_store_type``/``offline_store_type`` None: the repo decides."""
+
+    project: str
+    repo_path: str | None = None
+    online_store_type: str | None = None
+    online_store_path: str | None = None
+    online_store_conn_id: str | None = None
+    offline_store_type: str | None = None
+    offline_store_conn_id: str | None = None
+    allow_overwrite_newer: bool = False
+
+
+class FeastEntityDef(TypedDict):
+    name: str
+    join_keys: list[str]
+    description: str
+    value_type: str
+
+
+class FeastSourceDef(TypedDict):
+    path: str | None
+    query: str | None
+    conn_id: str | None
+    timestamp_field: str
+    created_timestamp_column: str | None
+
+
+class FeastFeatureDef(TypedDict):
+    name: str
+    dtype: str
+    description: str
+
+
+class FeastViewDef(TypedDict):
+    name: str
+    entity: str
+    join_keys: list[str]
+    source: str
+    ttl_seconds: int
+    online: bool
+    features: list[FeastFeatureDef]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FeastApplyPayload(FeastStorePayload):
+    """Inline definitions, or none of them with ``repo_path`` (the repo defines its objects)."""
+
+    entities: list[FeastEntityDef] = dataclasses.field(default_factory=list)
+    sources: dict[str, FeastSourceDef] = dataclasses.field(default_factory=dict)
+    feature_views: list[FeastViewDef] = dataclasses.field(default_factory=list)
+    unsourced_features: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FeastMaterializePayload(FeastStorePayload):
+    views: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FeastConsistencyPayload(FeastStorePayload):
+    views: list[str] = dataclasses.field(default_factory=list)
+    tolerance: float = 0.001
+    alert_threshold: float = 0.01
+    sample_size: int = 1000
+    check_interval_seconds: int = 0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FeastTrainingSetPayload(FeastStorePayload):
+    output_path: str
+    features: list[str] = dataclasses.field(default_factory=list)
+    feature_service: str | None = None
+    views: list[str] = dataclasses.field(default_factory=list)
+    entity_path: str | None = None
+    entity_query: str | None = None
+    entity_conn_id: str | None = None
+    entity_timestamp_field: str = "event_timestamp"
+    entity_window_seconds: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MlflowStartRunPayload(Payload):
+    experiment_name: str
+    tracking_uri: str | None = None
+    conn_id: str | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    params_to_log: dict[str, str] = dataclasses.field(default_factory=dict)
+    spec_name: str
+    spec_file: str
+    spec_text: str
+    spec_sha256: str
+
+
+class MetricGateDef(TypedDict):
+    metric: str
+    op: str
+    threshold: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MlflowRegisterModelPayload(Payload):
+    registered_model: str
+    alias: str = "challenger"
+    model_name: str | None = None
+    metric_gates: list[MetricGateDef] = dataclasses.field(default_factory=list)
+    spec_sha256: str = ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MlflowEndRunPayload(Payload):
+    stage_task_ids: list[str] = dataclasses.field(default_factory=list)
+
+
+PAYLOAD_TYPES: dict[TaskKind, type[Payload]] = {
+    TaskKind.STAGE: StagePayload,
+    TaskKind.DQ_GATE: GatePayload,
+    TaskKind.FEAST_APPLY: FeastApplyPayload,
+    TaskKind.FEAST_MATERIALIZE: FeastMaterializePayload,
+    TaskKind.FEAST_CONSISTENCY: FeastConsistencyPayload,
+    TaskKind.FEAST_TRAINING_SET: FeastTrainingSetPayload,
+    TaskKind.MLFLOW_START_RUN: MlflowStartRunPayload,
+    TaskKind.MLFLOW_REGISTER_MODEL: MlflowRegisterModelPayload,
+    TaskKind.MLFLOW_END_RUN: MlflowEndRunPayload,
+}

@@ -1,0 +1,1 @@
+"""Feast at run time: store configuration (pure), Feast objects from plan definitions, value comparison."""

@@ -1,0 +1,130 @@
+"""Data-source hook: reads the data a quality gate checks, from a path (Parquet/CSV, local or any fsspec URL)
+or a SQL query on an Airflow connection, as one pandas DataFrame.
+
+Errors are mapped at this boundary: data that cannot be reached (yet) → :class:`DataSourceUnavailable`
+(transient, retried); data reached but unreadable as configured, or a connection that cannot work →
+:class:`DataSourceInvalid` (permanent). pandas, fsspec and SQLAlchemy are imported inside methods only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from airflow_aiinfra.errors import DataSourceInvalid, DataSourceUnavailable
+
+
+def resolve_path(path: str, base_dir: str | None) -> str:
+    """URLs (``s3://``, ``gs://``, ``file://``...) as given; relative local paths against the bundle root."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path) or os.path.isabs(path) or not base_dir:
+        return path
+    return os.path.join(base_dir, path)
+
+
+def read_path(path: str, fmt: str) -> Any:
+    """A Parquet/CSV file or folder (any fsspec URL) as one DataFrame."""
+    import fsspec
+    import pandas as pd
+
+    try:
+        fs, root = fsspec.core.url_to_fs(path)
+        if fs.isdir(root):
+            if fmt == "parquet":
+                return pd.read_parquet(root, filesystem=fs)
+            files = sorted(f for f in fs.find(root) if re.search(r"\.(csv|tsv)(\.\w+)?$", f))
+            if not files:
+                raise DataSourceUnavailable(f"no CSV files under {path!r} (not written yet?)")
+            return pd.concat([_read_csv(fs, f) for f in files], ignore_index=True)
+        if not fs.exists(root):
+            raise DataSourceUnavailable(f"{path!r} does not exist (not written yet, or wrong path?)")
+        if fmt == "parquet":
+            with fs.open(root, "rb") as fh:
+                return pd.read_parquet(fh)
+        return _read_csv(fs, root)
+    except DataSourceUnavailable:
+        raise
+    except (FileNotFoundError, PermissionError, ConnectionError, TimeoutError) as exc:
+        raise DataSourceUnavailable(f"cannot read {path!r}: {exc}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataSourceUnavailable(f"{path!r} is empty (still being written?): {exc}") from exc
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        # pyarrow's ArrowInvalid is a ValueError: the bytes are there but are not what the spec says
+        raise DataSourceInvalid(f"{path!r} cannot be read as {fmt}: {exc}") from exc
+    except OSError as exc:  # network filesystems, I/O errors
+        raise DataSourceUnavailable(f"cannot read {path!r}: {exc}") from exc
+
+
+def _read_csv(fs: Any, path: str) -> Any:
+    import pandas as pd
+
+    sep = "\t" if ".tsv" in path else ","
+    with fs.open(path, "rb", compression="infer") as fh:
+        return pd.read_csv(fh, sep=sep)
+
+
+def sqlalchemy_url(conn: Any) -> str:
+    """The SQLAlchemy URL of an Airflow connection (``postgres://`` → ``postgresql+psycopg2://``)."""
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", conn.get_uri())
+
+
+class DataSourceHook(BaseHook):
+    """A gate's data: files through fsspec (``read_path``), or a SQL query on Airflow connection ``conn_id``
+    (``read_query``; any database SQLAlchemy opens: Postgres, MySQL, SQLite, ...)."""
+
+    hook_name = "aiinfra data source"
+
+    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+
+    read_path = staticmethod(read_path)
+
+    def connection(self) -> Any:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        if not self.conn_id:
+            raise DataSourceInvalid("a query needs an Airflow connection (conn_id)")
+        try:
+            return self.get_connection(self.conn_id)
+        except AirflowNotFoundException as exc:
+            raise DataSourceInvalid(f"Airflow connection {self.conn_id!r} is not defined; create it (UI, "
+                                    f"`airflow connections add`, or AIRFLOW_CONN_{self.conn_id.upper()})") from exc
+
+    def read_query(self, query: str) -> Any:
+        """Run ``query`` on the connection; the result set as a DataFrame."""
+        import pandas as pd
+        import sqlalchemy
+
+        conn = self.connection()
+        conn_id = self.conn_id
+        try:
+            engine = sqlalchemy.create_engine(sqlalchemy_url(conn), pool_pre_ping=False, connect_args=_timeout(conn))
+        except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
+            raise DataSourceInvalid(f"connection {conn_id!r} is not a database SQLAlchemy can open: {exc}") from exc
+        try:
+            with engine.connect() as db:
+                return pd.read_sql_query(sqlalchemy.text(query), db)
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError) as exc:
+            raise DataSourceUnavailable(
+                f"database of connection {conn_id!r} is unreachable: {_first_line(exc)}") from exc
+        except sqlalchemy.exc.ProgrammingError as exc:
+            code = getattr(exc.orig, "pgcode", None)
+            if code == "42P01":  # undefined_table: the partition/table may not be loaded yet
+                raise DataSourceUnavailable(f"table not found on {conn_id!r}: {_first_line(exc)}") from exc
+            raise DataSourceInvalid(f"query on {conn_id!r} failed: {_first_line(exc)}") from exc
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise DataSourceInvalid(f"query on {conn_id!r} failed: {_first_line(exc)}") from exc
+        finally:
+            engine.dispose()
+
+
+def _timeout(conn: Any) -> dict[str, Any]:
+    return {"connect_timeout": 10} if conn.conn_type in ("postgres", "postgresql") else {}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

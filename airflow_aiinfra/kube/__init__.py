@@ -1,0 +1,1 @@
+"""Kubernetes objects as the product builds them: client models and custom resources (no Airflow here)."""

@@ -1,0 +1,55 @@
+"""A DagPlan from a graph of tasks, with the spec's DAG-level settings: one place for every planner."""
+
+from __future__ import annotations
+
+from airflow_aiinfra.plan.context import PlanContext
+from airflow_aiinfra.plan.graph import PlanGraph
+from airflow_aiinfra.plan.model import DagPlan, Schedule
+from airflow_aiinfra.spec.schedules import CRON_PRESETS
+
+PIPELINE = "pipeline"
+
+
+def pipeline_dag_id(spec_name: str) -> str:
+    return f"{spec_name}__{PIPELINE}"
+
+
+def schedule_of(value: str | None) -> Schedule:
+    if value is None:
+        return Schedule("none")
+    if value == "@once":
+        return Schedule("once")
+    if value == "@continuous":
+        return Schedule("continuous")
+    return Schedule("cron", CRON_PRESETS.get(value, value))
+
+
+def dag_plan(
+    ctx: PlanContext,
+    dag_id: str,
+    graph: PlanGraph,
+    *,
+    schedule: str | None,
+    start_date: str | None = None,
+    catchup: bool | None = None,
+    extra_tags: tuple[str, ...] = (),
+) -> DagPlan:
+    spec = ctx.spec
+    return DagPlan(
+        dag_id=dag_id,
+        spec_name=spec.name,
+        spec_file=ctx.loaded.file,
+        spec_sha256=ctx.loaded.sha256,
+        description=spec.description or f"aiinfra spec {spec.name}",
+        schedule=schedule_of(schedule),
+        start_date=start_date or spec.start_date,
+        timezone=spec.timezone,
+        catchup=spec.catchup if catchup is None else catchup,
+        max_active_runs=spec.max_active_runs,
+        owner=spec.owner,
+        tags=("aiinfra", *spec.tags, *extra_tags),
+        params={k: v.model_dump(exclude_none=True) for k, v in spec.params.items()},
+        doc_md=f"**Spec** `{ctx.loaded.file}`\n\n```yaml\n{ctx.loaded.text}\n```\n",
+        tasks=graph.freeze(),
+        notify=spec.notify.model_dump() if spec.notify else None,
+    )

@@ -1,0 +1,1 @@
+"""Data quality at run time: Great Expectations validation (``gx``) and its Data Docs (``data_docs``)."""

@@ -1,0 +1,99 @@
+"""``feature_store``: entities, sources and views that refer to each other, stores that can read them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from airflow_aiinfra.spec.checks.common import Issue, check_schedule
+from airflow_aiinfra.spec.model.root import Spec
+from airflow_aiinfra.spec.options import SpecOptions
+from airflow_aiinfra.spec.schedules import SPECIAL_SCHEDULES
+from airflow_aiinfra.spec.suggest import did_you_mean
+from airflow_aiinfra.spec.yaml_loader import Path
+
+
+def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
+    fs = spec.feature_store
+    if fs is None:
+        return
+    base: Path = ("feature_store",)
+    entities = {e.name for e in fs.entities}
+    inline = bool(fs.entities or fs.features)
+    if fs.repo_path and inline:
+        yield (*base, "repo_path"), "give either repo_path or inline entities/features, not both"
+    if not fs.repo_path:
+        for key in ("feature_views", "feature_service"):
+            if getattr(fs, key):
+                yield (*base, key), f"{key} selects from an existing Feast repo: it needs repo_path"
+    seen_entities: set[str] = set()
+    for i, ent in enumerate(fs.entities):
+        if ent.name in seen_entities:
+            yield (*base, "entities", i, "name"), f"duplicate entity {ent.name!r}"
+        seen_entities.add(ent.name)
+    names: set[str] = set()
+    for i, feat in enumerate(fs.features):
+        if feat.entity not in entities:
+            yield (*base, "features", i, "entity"), (
+                f"unknown entity {feat.entity!r}{did_you_mean(feat.entity, entities)}"
+            )
+        if feat.name in names:
+            yield (*base, "features", i, "name"), f"duplicate feature {feat.name!r}"
+        names.add(feat.name)
+        if feat.source is not None and feat.source not in fs.sources:
+            yield (*base, "features", i, "source"), (
+                f"unknown source {feat.source!r}{did_you_mean(feat.source, set(fs.sources))}"
+            )
+        elif feat.source is None and len(fs.sources) > 1:
+            yield (*base, "features", i), (
+                f"feature {feat.name!r} needs 'source': there are several sources ({', '.join(sorted(fs.sources))})"
+            )
+    views = fs.view_groups()
+    by_name: dict[str, int] = {}
+    for group in views:
+        by_name[group.name] = by_name.get(group.name, 0) + 1
+    for i, feat in enumerate(fs.features):
+        if feat.view and by_name.get(feat.view, 0) > 1:
+            yield (*base, "features", i, "view"), (
+                f"view {feat.view!r} would hold features with different entity, source, ttl or online flag; "
+                "give them the same values or use another view name"
+            )
+    for name, src in fs.sources.items():
+        used_by_view = any(g.source == name for g in views)
+        if src.path and "{{" in src.path and used_by_view:
+            yield (*base, "sources", name, "path"), (
+                f"feature sources are registered once by apply, so {src.path!r} cannot use templates; "
+                "point at a fixed file or folder (templates are fine in training_set.entity_source)"
+            )
+        if src.query is not None and fs.offline_store.type != "postgres":
+            yield (*base, "sources", name, "query"), (
+                "a 'query' source needs offline_store: {type: postgres, conn_id: ...}; the file offline store "
+                "reads only 'path' sources"
+            )
+        elif src.query is not None and fs.offline_store.conn_id not in (None, src.conn_id):
+            yield (*base, "sources", name, "conn_id"), (
+                f"the offline store reads every query through {fs.offline_store.conn_id!r}; "
+                f"use that conn_id here too (got {src.conn_id!r})"
+            )
+    ts = fs.training_set
+    if ts is not None:
+        known = {f"{g.name}:{f}" for g in views for f in g.features}
+        for j, ref in enumerate(ts.features):
+            if ":" not in ref:
+                yield (*base, "training_set", "features", j), (
+                    f"{ref!r} is not a feature reference; write it as 'feature_view:feature'"
+                    f"{did_you_mean(ref, {k.split(':', 1)[1] for k in known} | known) if known else ''}"
+                )
+            elif inline and ref not in known:
+                yield (*base, "training_set", "features", j), f"unknown feature {ref!r}{did_you_mean(ref, known)}"
+        if inline and not views:
+            yield (*base, "training_set"), "no feature has a source, so there is nothing to build a training set from"
+        if fs.repo_path and not ts.features and not fs.feature_service:
+            yield (*base, "training_set", "features"), (
+                "with repo_path, name the features ('view:feature') or set feature_store.feature_service"
+            )
+    sched = fs.materialize.schedule
+    if sched in SPECIAL_SCHEDULES:
+        yield (*base, "materialize", "schedule"), (
+            f"{sched!r} has no data intervals; materialization needs a cron expression or preset such as '@hourly'"
+        )
+    yield from check_schedule(sched, (*base, "materialize", "schedule"))

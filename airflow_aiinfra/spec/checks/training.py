@@ -1,0 +1,60 @@
+"""``training_pipeline``: unique stage names, known dependencies, no cycles, resources that fit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from airflow_aiinfra.spec import quantities
+from airflow_aiinfra.spec.checks.common import Issue, find_cycle
+from airflow_aiinfra.spec.model.defaults import Defaults
+from airflow_aiinfra.spec.model.root import Spec
+from airflow_aiinfra.spec.model.training import Stage
+from airflow_aiinfra.spec.options import SpecOptions
+from airflow_aiinfra.spec.suggest import did_you_mean
+from airflow_aiinfra.spec.yaml_loader import Path
+
+
+def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
+    tp = spec.training_pipeline
+    if tp is None:
+        return
+    base: Path = ("training_pipeline", "stages")
+    names: dict[str, int] = {}
+    for i, stage in enumerate(tp.stages):
+        if stage.name in names:
+            yield (*base, i, "name"), (
+                f"duplicate stage name {stage.name!r} (also stages[{names[stage.name]}]); stage names must be unique"
+            )
+        names.setdefault(stage.name, i)
+    for i, stage in enumerate(tp.stages):
+        for j, dep in enumerate(stage.depends_on):
+            if dep not in names:
+                yield (*base, i, "depends_on", j), f"unknown stage {dep!r}{did_you_mean(dep, names)}"
+            elif dep == stage.name:
+                yield (*base, i, "depends_on", j), f"stage {dep!r} cannot depend on itself"
+        yield from _resources(stage, spec.defaults, (*base, i, "resources"))
+    graph = {s.name: [d for d in s.depends_on if d in names and d != s.name] for s in tp.stages}
+    cycle = find_cycle(graph)
+    if cycle:
+        # report at the first stage of the cycle; graph edges point at dependencies, print data flow
+        flow = list(reversed(cycle))
+        yield (*base, names[cycle[0]], "depends_on"), "dependency cycle: " + " → ".join(flow)
+
+
+def _resources(stage: Stage, defaults: Defaults, path: Path) -> Iterator[Issue]:
+    res = stage.resources
+    for key in ("cpu", "memory", "ephemeral_storage"):
+        req = getattr(res.requests, key, None) if res.requests else None
+        lim = getattr(res.limits, key, None) if res.limits else None
+        req = req or getattr(res, key, None)
+        if req and lim and quantities.to_number(req) > quantities.to_number(lim):
+            yield (*path, "limits", key), f"limit {lim!r} is below the request {req!r}; raise the limit"
+    pool = stage.pool_name(defaults.gpu_pool)
+    slots = defaults.pool_slots(pool)
+    if res.gpu and slots is not None and stage.pool_slots > slots:
+        yield (*path, "gpu"), (
+            f"asks for {res.gpu} GPUs but pool {pool!r} has only {slots} slots "
+            "(defaults.gpu_pool_slots); it would stay queued forever: lower gpu or raise gpu_pool_slots"
+        )
+    if res.gpu == 0 and res.gpu_vendor:
+        yield (*path, "gpu_vendor"), "gpu_vendor is set but gpu is 0; set gpu or remove gpu_vendor"

@@ -1,0 +1,13 @@
+"""What validation depends on beyond the spec itself, given by the caller (the spec layer reads no config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SpecOptions:
+    """``custom_expectations``: the deployment registers custom GX expectations ([aiinfra]
+    gx_custom_expectations_module), so unknown expectation names are left for the gate to check when it runs."""
+
+    custom_expectations: bool = False
