@@ -77,8 +77,8 @@ def main() -> int:
     os.environ["AIRFLOW__AIINFRA__DATA_DOCS_FOLDER"] = str(tmp / "docs")
 
     from airflow_aiinfra.hooks.data_source import read_path
-    from airflow_aiinfra.quality.gx import import_gx
     from airflow_aiinfra.operators.data_quality import DataQualityOperator
+    from airflow_aiinfra.quality.gx import import_gx
 
     import_gx()
     df = frame(args.rows)

@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "@@BENCH@@ "
 SAMPLE_SERIALIZED = 3  # DAGs serialized per measurement (size is the same for every generated DAG)
-TARGETS = {5: 0.020, 50: 0.090}  # seconds per DAG above the floor
+TARGETS = {5: 0.020, 50: 0.060}  # seconds per DAG above the floor, for a parse unit of one spec
 IMPORT_TIMEOUT = 30.0  # [core] dagbag_import_timeout default
 
 # ---------------------------------------------------------------------------------------------
@@ -445,7 +445,7 @@ def report(results: dict) -> str:
                 continue
             per = r["parse_s"] / n
             target = ""
-            if tool == "ours" and s in TARGETS:
+            if tool.startswith("ours") and s in TARGETS and n == 1:
                 target = f"{'ok' if per <= TARGETS[s] else 'MISS'} (<= {TARGETS[s] * 1000:.0f})"
             vs = f"{r['parse_s'] / hand['parse_s']:.2f}x" if hand and "parse_s" in hand else ""
             vs_ser = f"{r['ser_bytes'] / hand['ser_bytes']:.2f}x" if hand and hand.get("ser_bytes") else ""
@@ -483,7 +483,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="1,10,100,500", help="numbers of specs (DAGs)")
     parser.add_argument("--stages", default="5,50", help="stages per spec")
     parser.add_argument("--repeat", type=int, default=1, help="measurements per case (median is shown)")
-    parser.add_argument("--tools", default="ours,hand,dagfactory")
+    parser.add_argument("--tools", default="ours,ours+preload,hand,dagfactory")
     parser.add_argument("--dagfactory-python", default="/tmp/dagfactory-venv/bin/python")
     parser.add_argument(
         "--dagfactory-max-tasks",
@@ -503,6 +503,11 @@ def main() -> int:
     base.mkdir(parents=True, exist_ok=True)
     home = base / "airflow_home"
     home.mkdir(exist_ok=True)
+    # "ours+preload": the same files, in a deployment whose airflow_local_settings imports
+    # airflow_aiinfra.preload, which Airflow imports in every process (the dag-processor's parent included)
+    preload_home = base / "airflow_home_preload"
+    (preload_home / "config").mkdir(parents=True, exist_ok=True)
+    (preload_home / "config" / "airflow_local_settings.py").write_text("import airflow_aiinfra.preload  # noqa\n")
     ours_py = sys.executable
     tools = args.tools.split(",")
     df_py = args.dagfactory_python if "dagfactory" in tools else None
@@ -527,9 +532,10 @@ def main() -> int:
                     why = "not installed" if df_py is None else f"> {args.dagfactory_max_tasks} tasks"
                     results["cases"][key][tool] = {"skipped": why}
                     continue
-                target = write_case(base, tool, n, s)
+                target = write_case(base, "ours" if tool == "ours+preload" else tool, n, s)
                 py = df_py if tool == "dagfactory" else ours_py
-                r = median_of([measure(py, target, home) for _ in range(args.repeat)])
+                h = preload_home if tool == "ours+preload" else home
+                r = median_of([measure(py, target, h) for _ in range(args.repeat)])
                 results["cases"][key][tool] = r
                 log(f"{key} {tool}: {r['parse_s']:.2f} s, {r['dags']} DAGs, {len(r['errors'])} errors")
     if not args.no_shards:

@@ -117,9 +117,10 @@ class AirflowHome:
     def env(self) -> dict[str, str]:
         return airflow_env(self.home, self.dags, self.specs, **self.extra_env)
 
-    def airflow(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(VENV_BIN / "airflow"), *args], env=self.env, cwd=self.root, text=True,
-                              capture_output=True, timeout=timeout)
+    def airflow(self, *args: str, timeout: float = 600,
+                env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(VENV_BIN / "airflow"), *args], env={**self.env, **(env_extra or {})},
+                              cwd=self.root, text=True, capture_output=True, timeout=timeout)
 
     def dags_test(self, dag_id: str, logical_date: str = "2024-06-01", *extra: str) -> subprocess.CompletedProcess[str]:
         return self.airflow("dags", "test", dag_id, logical_date, *extra)

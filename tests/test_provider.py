@@ -34,9 +34,23 @@ def test_everything_the_provider_info_names_exists() -> None:
     for dotted in names:
         module, _, attr = dotted.rpartition(".")
         assert hasattr(importlib.import_module(module), attr), dotted
-    for group in info["operators"]:
-        for module in group["python-modules"]:
-            importlib.import_module(module)
+    for kind in ("operators", "hooks", "sensors", "triggers"):
+        for group in info.get(kind, []):
+            for module in group["python-modules"]:
+                importlib.import_module(module)
+
+
+def test_the_provider_info_lists_every_operator_hook_sensor_and_trigger_module() -> None:
+    """Complete: every public module of operators/, hooks/, sensors/, triggers/ is listed under its kind."""
+    info = airflow_aiinfra.get_provider_info()
+    root = Path(airflow_aiinfra.__file__).parent
+    for kind in ("operators", "hooks", "sensors", "triggers"):
+        listed = {m for g in info.get(kind, []) for m in g["python-modules"]}
+        present = {f"airflow_aiinfra.{kind}.{p.stem}" for p in (root / kind).glob("*.py")
+                   if not p.stem.startswith("_")} if (root / kind).is_dir() else set()
+        helpers = {"airflow_aiinfra.operators.failures", "airflow_aiinfra.operators.pipeline_run",
+                   "airflow_aiinfra.operators.local_runner"}  # shared helpers, no operator of their own
+        assert listed == present - helpers, kind
 
 
 def test_airflow_sees_the_config_section_and_defaults(tmp_path: Path) -> None:

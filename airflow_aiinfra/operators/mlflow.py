@@ -287,17 +287,22 @@ def final_status(states: dict[str, str | None], own_task_id: str) -> str:
     return "FAILED" if bad else "FINISHED"
 
 
-def stage_records(outcomes: dict[str, dict[str, Any]]) -> tuple[dict[str, str], dict[str, tuple[float, int]]]:
-    """Tags and (metric value, step) of each stage's outcome (``stage.<name>.state``, ``.duration_s``, ...)."""
+def stage_records(outcomes: dict[str, dict[str, Any]]) -> tuple[dict[str, str], list[tuple[str, float, int]]]:
+    """Tags and (metric, value, step) points of each stage's outcome, one step per try.
+
+    A stage pushes the outcome of its last try only (Airflow clears a task's XComs when a new try starts),
+    and Airflow starts another try only after a failed one: so every earlier try is recorded as not
+    succeeded, the last one as it ended, with its duration."""
     tags: dict[str, str] = {}
-    metrics: dict[str, tuple[float, int]] = {}
+    points: list[tuple[str, float, int]] = []
     for task_id, outcome in outcomes.items():
-        name, step = task_id.rsplit(".", 1)[-1], int(outcome.get("try_number", 0))
+        name, last = task_id.rsplit(".", 1)[-1], max(int(outcome.get("try_number", 1)), 1)
         tags[f"stage.{name}.state"] = str(outcome.get("state"))
-        tags[f"stage.{name}.try_number"] = str(step)
-        metrics[f"stage.{name}.duration_s"] = (float(outcome.get("seconds", 0.0)), step)
-        metrics[f"stage.{name}.succeeded"] = (float(outcome.get("state") == "success"), step)
-    return tags, metrics
+        tags[f"stage.{name}.try_number"] = str(last)
+        points += [(f"stage.{name}.succeeded", 0.0, step) for step in range(1, last)]
+        points.append((f"stage.{name}.succeeded", float(outcome.get("state") == "success"), last))
+        points.append((f"stage.{name}.duration_s", float(outcome.get("seconds", 0.0)), last))
+    return tags, points
 
 
 def finish_run(hook: MlflowHook, run_id: str, status: str, states: dict[str, str | None],
@@ -306,12 +311,15 @@ def finish_run(hook: MlflowHook, run_id: str, status: str, states: dict[str, str
 
     from mlflow.entities import Metric, RunTag
 
-    stage_tags, stage_metrics = stage_records(outcomes or {})
+    stage_tags, points = stage_records(outcomes or {})
     tags = [RunTag(f"airflow.task.{t}.state", str(s)) for t, s in sorted(states.items())]
     tags += [RunTag(k, v) for k, v in sorted(stage_tags.items())]
     now = int(time.time() * 1000)
-    metrics = [Metric(k, v, now, step) for k, (v, step) in sorted(stage_metrics.items())]
     with hook.session() as client:
+        # a cleared and re-run DAG run ends its MLflow run again: steps already on record stay as they are
+        present = set(client.get_run(run_id).data.metrics) & {p[0] for p in points}
+        logged = {(k, m.step) for k in present for m in client.get_metric_history(run_id, k)}
+        metrics = [Metric(k, v, now, step) for k, v, step in points if (k, step) not in logged]
         for i in range(0, len(tags), 1000):
             client.log_batch(run_id, tags=tags[i:i + 1000])
         for i in range(0, len(metrics), 1000):

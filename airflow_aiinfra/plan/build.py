@@ -4,6 +4,7 @@ DAG planners add whole DAGs of their own (e.g. feature materialization on its ow
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from airflow_aiinfra.plan.context import PlanContext, PlanOptions
 from airflow_aiinfra.plan.dags import dag_plan, pipeline_dag_id
@@ -13,7 +14,9 @@ from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import DagPlan
 from airflow_aiinfra.plan.quality import plan_quality
 from airflow_aiinfra.plan.training import plan_training
-from airflow_aiinfra.spec.loaded import LoadedSpec
+
+if TYPE_CHECKING:  # type hints only: spec models are built when a spec needs them (spec/model/root.py)
+    from airflow_aiinfra.spec.loaded import LoadedSpec
 
 SectionPlanner = Callable[[PlanContext, PlanGraph], None]
 DagPlanner = Callable[[PlanContext], "DagPlan | None"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_aiinfra.contract import Payload, TaskKind
 from airflow_aiinfra.plan.model import TaskPlan
 from airflow_aiinfra.spec.loaded import LoadedSpec
-from airflow_aiinfra.spec.model.root import Spec
+
+if TYPE_CHECKING:  # type hints only: spec models are built when a spec needs them (spec/model/root.py)
+    from airflow_aiinfra.spec.model.root import Spec
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ connections, no Feast objects): the Feast hook turns it into Feast objects at ru
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_aiinfra.contract import (
     FEAST_APPLY,
@@ -28,7 +28,9 @@ from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.dags import dag_plan
 from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import DagPlan, TaskPlan
-from airflow_aiinfra.spec.model.features import FeatureStore, Source
+
+if TYPE_CHECKING:  # type hints only: spec models are built when a spec needs them (spec/model/root.py)
+    from airflow_aiinfra.spec.model.features import FeatureStore, Source
 
 
 def project_name(ctx: PlanContext) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_aiinfra.plan.model import SecretPlan, VolumePlan
-from airflow_aiinfra.spec.model.pod import SecurityContext
-from airflow_aiinfra.spec.model.training import Resources, Stage
+
+if TYPE_CHECKING:  # type hints only: spec models are built when a spec needs them (spec/model/root.py)
+    from airflow_aiinfra.spec.model.pod import SecurityContext
+    from airflow_aiinfra.spec.model.training import Resources, Stage
 
 # The extended resource each GPU vendor's device plugin advertises (what pods request and taint keys name).
 GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu"}

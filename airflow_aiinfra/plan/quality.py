@@ -10,11 +10,15 @@ Placement (stage names are the spec's, tasks are ``training.<stage>``):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow_aiinfra.contract import GatePayload, TaskKind, gate_task_id, stage_task_id
 from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import TaskPlan
-from airflow_aiinfra.spec.model.quality import Gate
+
+if TYPE_CHECKING:  # type hints only: spec models are built when a spec needs them (spec/model/root.py)
+    from airflow_aiinfra.spec.model.quality import Gate
 
 
 def gate_payload(ctx: PlanContext, gate: Gate) -> GatePayload:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow_aiinfra.contract import StagePayload, TaskKind, stage_task_id
 from airflow_aiinfra.plan import pods
 from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import PodPlan, TaskPlan
-from airflow_aiinfra.spec.model.training import Stage
+
+if TYPE_CHECKING:  # type hints only: spec models are built when a spec needs them (spec/model/root.py)
+    from airflow_aiinfra.spec.model.training import Stage
 
 
 def plan_stage(ctx: PlanContext, stage: Stage) -> TaskPlan:

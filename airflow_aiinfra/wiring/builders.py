@@ -13,21 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_aiinfra.contract import TaskKind
-from airflow_aiinfra.operators.data_quality import DataQualityOperator
-from airflow_aiinfra.operators.feast import (
-    FeastApplyOperator,
-    FeastConsistencyOperator,
-    FeastMaterializeOperator,
-    FeastTrainingSetOperator,
-)
-from airflow_aiinfra.operators.mlflow import (
-    MlflowEndRunOperator,
-    MlflowRegisterModelOperator,
-    MlflowStartRunOperator,
-)
-from airflow_aiinfra.operators.stage import StageOperator
 from airflow_aiinfra.plan.model import TaskPlan
-from airflow_aiinfra.wiring.k8s import pod_kwargs
 
 
 def common_kwargs(task: TaskPlan, common: dict[str, Any]) -> dict[str, Any]:
@@ -57,31 +43,69 @@ def _no_extra(task: TaskPlan) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Builder:
-    """``operator(**common, **extra(task), **payload)``; ``extra`` adds what is not plain payload (a pod)."""
+    """``operator(**common, **extra(task), **payload)``; ``extra`` adds what is not plain payload (a pod).
+    ``load`` imports the operator class when a DAG first needs it: a parse unit of training-only specs never
+    imports the quality, Feast or MLflow operator modules."""
 
-    operator: type
+    load: Callable[[], type]
     extra: Callable[[TaskPlan], dict[str, Any]] = field(default=_no_extra)
+
+    @property
+    def operator(self) -> type:
+        return self.load()
 
     def __call__(self, task: TaskPlan, common: dict[str, Any]) -> Any:
         return self.operator(**common_kwargs(task, common), **self.extra(task), **task.payload.kwargs())
 
 
 def _stage_pod(task: TaskPlan) -> dict[str, Any]:
+    from airflow_aiinfra.wiring.k8s import pod_kwargs
+
     assert task.pod is not None, f"stage task {task.task_id} has no pod"
     return {**pod_kwargs(task.pod), "name": task.name.replace("_", "-"), "on_finish_action": "delete_pod",
             "get_logs": True}
 
 
+def _stage() -> type:
+    from airflow_aiinfra.operators.stage import StageOperator
+
+    return StageOperator
+
+
+def _gate() -> type:
+    from airflow_aiinfra.operators.data_quality import DataQualityOperator
+
+    return DataQualityOperator
+
+
+def _feast(name: str) -> Callable[[], type]:
+    def load() -> type:
+        from airflow_aiinfra.operators import feast
+
+        return getattr(feast, name)
+
+    return load
+
+
+def _mlflow(name: str) -> Callable[[], type]:
+    def load() -> type:
+        from airflow_aiinfra.operators import mlflow
+
+        return getattr(mlflow, name)
+
+    return load
+
+
 BUILDERS: dict[TaskKind, Builder] = {
-    TaskKind.STAGE: Builder(StageOperator, _stage_pod),
-    TaskKind.DQ_GATE: Builder(DataQualityOperator),
-    TaskKind.FEAST_APPLY: Builder(FeastApplyOperator),
-    TaskKind.FEAST_MATERIALIZE: Builder(FeastMaterializeOperator),
-    TaskKind.FEAST_CONSISTENCY: Builder(FeastConsistencyOperator),
-    TaskKind.FEAST_TRAINING_SET: Builder(FeastTrainingSetOperator),
-    TaskKind.MLFLOW_START_RUN: Builder(MlflowStartRunOperator),
-    TaskKind.MLFLOW_REGISTER_MODEL: Builder(MlflowRegisterModelOperator),
-    TaskKind.MLFLOW_END_RUN: Builder(MlflowEndRunOperator),
+    TaskKind.STAGE: Builder(_stage, _stage_pod),
+    TaskKind.DQ_GATE: Builder(_gate),
+    TaskKind.FEAST_APPLY: Builder(_feast("FeastApplyOperator")),
+    TaskKind.FEAST_MATERIALIZE: Builder(_feast("FeastMaterializeOperator")),
+    TaskKind.FEAST_CONSISTENCY: Builder(_feast("FeastConsistencyOperator")),
+    TaskKind.FEAST_TRAINING_SET: Builder(_feast("FeastTrainingSetOperator")),
+    TaskKind.MLFLOW_START_RUN: Builder(_mlflow("MlflowStartRunOperator")),
+    TaskKind.MLFLOW_REGISTER_MODEL: Builder(_mlflow("MlflowRegisterModelOperator")),
+    TaskKind.MLFLOW_END_RUN: Builder(_mlflow("MlflowEndRunOperator")),
 }
 
 

@@ -4,7 +4,6 @@ policy, checked for real on SQLite, the machine's Redis and Postgres with the sa
 from __future__ import annotations
 
 import dataclasses
-
 import sqlite3
 from datetime import timedelta
 from pathlib import Path

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_aiinfra.plan.build import build_plans
 from airflow_aiinfra.contract import MLFLOW_END_RUN as END
 from airflow_aiinfra.contract import MLFLOW_REGISTER_MODEL as REGISTER
 from airflow_aiinfra.contract import MLFLOW_RUN_ID_TEMPLATE as RUN_ID_TEMPLATE
 from airflow_aiinfra.contract import MLFLOW_START_RUN as START
 from airflow_aiinfra.contract import MLFLOW_TRACKING_URI_TEMPLATE as TRACKING_URI_TEMPLATE
+from airflow_aiinfra.plan.build import build_plans
 from airflow_aiinfra.plan.model import DagPlan, SecretPlan
 from airflow_aiinfra.spec.load import load_spec_text
 

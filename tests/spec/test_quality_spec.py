@@ -10,8 +10,8 @@ import textwrap
 import pytest
 
 from airflow_aiinfra.errors import SpecError
-from airflow_aiinfra.spec.load import load_spec_text
 from airflow_aiinfra.spec.checks.quality import catalog
+from airflow_aiinfra.spec.load import load_spec_text
 from tests.conftest import ROOT
 
 HEAD = """\

@@ -146,3 +146,28 @@ def test_an_unexpected_error_in_one_spec_becomes_a_placeholder(dag_folder: Path,
     placeholder = bag.dags["seed__pipeline"]
     assert "aiinfra:broken-spec" in placeholder.tags
     assert "building DAGs failed: RuntimeError: boom" in placeholder.doc_md
+
+
+def test_a_worker_reads_only_the_spec_its_dag_comes_from(dag_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import airflow_aiinfra.wiring.loader as loader
+
+    read: list[str] = []
+    real = loader.load_spec
+
+    def spy(path, options=None):
+        read.append(Path(path).name)
+        return real(path, options)
+
+    monkeypatch.setattr(loader, "load_spec", spy)
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "seed__pipeline")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "training.model_training")
+    assert set(dagbag(dag_folder).dags) == {"seed__pipeline"}
+    # recsys.yaml and broken.yaml (name: churn) are skipped by their `name:` line; a file whose name cannot
+    # be read that cheaply (unreadable.yaml) is still read, since its DAG could be the one asked for
+    assert sorted(read) == ["seed.yaml", "unreadable.yaml"]
+
+
+def test_a_worker_finds_a_placeholder_dag(dag_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "aiinfra_broken__unreadable")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "spec_error")
+    assert set(dagbag(dag_folder).dags) == {"aiinfra_broken__unreadable"}

@@ -72,7 +72,7 @@ training_pipeline:
   stages:
     - name: sleepy
       image: busybox
-      timeout: 3s
+      timeout: 10s  # ample for the child to start on a loaded machine; it sleeps 120 s
       command: ["python", "-c", "import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"]
 """)
     proc = airflow_home.dags_test("slow__pipeline", "2024-06-01")
@@ -101,3 +101,22 @@ def test_dags_test_with_the_metadata_db_on_postgres(airflow_home: AirflowHome, p
             cur.execute("SELECT task_id, state FROM task_instance WHERE dag_id = 'localrun__pipeline'")
             assert dict(cur.fetchall()) == {"training.prepare": "success", "training.train": "success",
                                             "training.report": "success"}
+
+
+def test_a_stage_task_imports_no_mlflow_feast_or_gx(airflow_home: AirflowHome) -> None:
+    """In a spec with every integration, a stage task alone (`airflow tasks test`, its own process, the way an
+    executor runs it) imports none of the libraries that cost seconds: its outcome goes to XCom, and
+    mlflow.end_run logs it on the MLflow run."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "specs" / "recsys.yaml").read_text()
+    airflow_home.add_spec("recsys.yaml", text.replace('["python", "examples/recsys/prepare.py"]',
+                                                      '["python", "-c", "print(42)"]'))
+    proc = airflow_home.airflow("tasks", "test", "recsys__pipeline", "training.data_preparation", "2024-06-01",
+                                env_extra={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "42" in proc.stdout
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "airflow_aiinfra" in imported and "kubernetes" in imported  # the check sees the task's imports
+    assert imported & {"mlflow", "feast", "great_expectations"} == set()

@@ -1,0 +1,1 @@
+"""Test support shared by several suites (and the benchmarks): real processes, stand-in servers."""

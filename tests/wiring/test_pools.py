@@ -1,0 +1,58 @@
+"""One rule for "a GPU stage fits its pool", used by the spec check and by `aiinfra pools` alike:
+``defaults.gpu_pool_slots`` sizes ``defaults.gpu_pool`` only; any other pool is sized in Airflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_aiinfra.errors import SpecError
+from airflow_aiinfra.spec.load import load_spec
+from airflow_aiinfra.wiring.pools import pool_needs
+
+SPEC = """\
+name: gpus
+defaults: {{gpu_pool_slots: 8}}
+training_pipeline:
+  stages:
+    - {{name: train, image: x, resources: {{gpu: "{gpu}"}}{pool}}}
+"""
+
+
+def _write(tmp_path: Path, gpu: int, pool: str | None) -> Path:
+    path = tmp_path / f"gpus_{gpu}_{pool}.yaml"
+    path.write_text(SPEC.format(gpu=gpu, pool=f", pool: {pool}" if pool else ""))
+    return path
+
+
+@pytest.mark.parametrize(("gpu", "pool"), [
+    pytest.param(16, "a100", id="custom-pool-bigger-than-default-slots"),
+    pytest.param(4, "a100", id="custom-pool"),
+    pytest.param(8, None, id="default-pool-exactly-full"),
+    pytest.param(16, None, id="default-pool-too-small"),
+    pytest.param(16, "aiinfra_gpu", id="default-pool-named-explicitly"),
+])
+def test_spec_check_and_pools_command_agree(tmp_path: Path, gpu: int, pool: str | None) -> None:
+    path = _write(tmp_path, gpu, pool)
+    needs, errors = pool_needs([str(path)])
+    try:
+        load_spec(path)
+        spec_rejects = False
+    except SpecError as exc:
+        spec_rejects = True
+        assert "has only 8 slots (defaults.gpu_pool_slots)" in str(exc)
+    # `aiinfra pools` reports the spec's error as it is, or sizes the pool from the same rule
+    assert bool(errors) == spec_rejects
+    if not spec_rejects:
+        (need,) = needs.values()
+        assert need.name == (pool or "aiinfra_gpu")
+        assert need.declared == (8 if need.name == "aiinfra_gpu" else None)
+        assert need.largest == gpu
+
+
+def test_a_custom_pool_is_not_sized_to_the_default_pools_slots(tmp_path: Path) -> None:
+    """The bug this rule fixed: `pool: a100, gpu: 16` was rejected for 8 slots that only the default pool has."""
+    needs, errors = pool_needs([str(_write(tmp_path, 16, "a100"))])
+    assert errors == []
+    assert needs["a100"].declared is None and needs["a100"].largest == 16
