@@ -26,6 +26,11 @@ RUN pip install --no-cache-dir --no-deps . \
     && python -c "import airflow_aiinfra, airflow.providers.celery" \
     && aiinfra --help > /dev/null
 
+# Every Airflow process imports airflow_local_settings when it starts: preload the factory there, so the
+# dag-processor's parse processes and the workers' task processes inherit it (docs/deployment.md#preload).
+RUN mkdir -p /opt/airflow/config \
+    && printf 'import airflow_aiinfra.preload  # noqa: F401\n' > /opt/airflow/config/airflow_local_settings.py
+
 ENV GX_ANALYTICS_ENABLED=False \
     MLFLOW_ENABLE_TELEMETRY=false
 WORKDIR /opt/airflow

@@ -79,6 +79,7 @@ class StagePayload(Payload):
 
     gpu_count: int = 0
     local_cwd: str | None = None
+    record_outcome: bool = False  # push XCOM_STAGE_OUTCOME for mlflow.end_run (set when the spec has an experiment)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

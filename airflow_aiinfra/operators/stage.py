@@ -19,25 +19,33 @@ class StageOperator(KubernetesPodOperator):
 
     :param gpu_count: GPUs the stage asked for (the local runner sets ``CUDA_VISIBLE_DEVICES`` from it).
     :param local_cwd: where the local runner runs the command: the DAG bundle's root.
+    :param record_outcome: push the outcome for ``mlflow.end_run`` (the DAG has an experiment).
     """
 
     ui_color = "#e8f0fe"
     operator_extra_links = (MlflowRunLink(),)
 
-    def __init__(self, *, gpu_count: int = 0, local_cwd: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, gpu_count: int = 0, local_cwd: str | None = None, record_outcome: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.gpu_count = gpu_count
         self.local_cwd = local_cwd
+        self.record_outcome = record_outcome
         self._local_run: Any = None
 
     def execute(self, context: Any) -> Any:
+        if not self.record_outcome:
+            return self._run(context)
         with stage_outcome(context):
-            if config.runner() == "local":
-                from airflow_aiinfra.operators.local_runner import LocalStageRun
+            return self._run(context)
 
-                self._local_run = LocalStageRun(self)
-                return self._local_run.run(context)
-            return super().execute(context)
+    def _run(self, context: Any) -> Any:
+        if config.runner() == "local":
+            from airflow_aiinfra.operators.local_runner import LocalStageRun
+
+            self._local_run = LocalStageRun(self)
+            return self._local_run.run(context)
+        return super().execute(context)
 
     def on_kill(self) -> None:
         if self._local_run is not None:

@@ -94,7 +94,8 @@ def plan_experiment(ctx: PlanContext, graph: PlanGraph) -> None:
         stage_ids.append(task.task_id)
         params.update(stage_params(task.pod, task.name))
         secrets = task.pod.secrets + tuple(s for s in credentials(ctx) if s not in task.pod.secrets)
-        graph.update(task.task_id, pod=dataclasses.replace(task.pod, env=mlflow_env(ctx, task.pod), secrets=secrets))
+        graph.update(task.task_id, pod=dataclasses.replace(task.pod, env=mlflow_env(ctx, task.pod), secrets=secrets),
+                     payload=dataclasses.replace(task.payload, record_outcome=True))
 
     graph.add(_task(
         ctx, MLFLOW_START_RUN, TaskKind.MLFLOW_START_RUN,
