@@ -1,0 +1,1 @@
+"""Pure builders of the Kubernetes objects a distributed or Spark stage becomes (plain dicts)."""
