@@ -70,3 +70,11 @@ class RouterTransientError(TransientError):
 
 class RouterPermanentError(PermanentError):
     pass
+
+
+class KubeTransientError(TransientError):
+    """The Kubernetes API could not be reached, or answered 429/5xx."""
+
+
+class KubePermanentError(PermanentError):
+    """The Kubernetes API refused the request (4xx other than 404/409/429): the body or rights are wrong."""

@@ -282,6 +282,8 @@ class FakeKubeAPI:
     ) -> None:
         with self._lock:
             s = self._store[(api_version, plural, namespace, name)]
+            errors = self._invalid({**s.obj, "status": status})
+            assert not errors, f"status {status} is invalid for {plural}: {errors}"
             s.obj["status"] = copy.deepcopy(status)
             s.obj["metadata"]["resourceVersion"] = str(next(self._rv))
 
@@ -351,6 +353,19 @@ class FakeKubeAPI:
         c = crds.crd_for_plural(group, version, plural)
         return c is None or "status" in c.subresources
 
+    def _invalid(self, obj: Obj) -> str:
+        """The CRD validation errors of a custom object ('' if valid, not validating, or no CRD known)."""
+        api_version = obj.get("apiVersion", "v1")
+        if not self.validate or "/" not in api_version:
+            return ""
+        from tests.support import crds
+
+        try:
+            crds.crd(obj.get("kind", ""), api_version)
+        except KeyError:
+            return ""
+        return "; ".join(crds.check(obj).errors)
+
     def _create(
         self, api_version: str, plural: str, ns: str, body: Obj, *, keep_status: bool = False
     ) -> tuple[int, Obj]:
@@ -369,20 +384,8 @@ class FakeKubeAPI:
                 "BadRequest",
                 "the namespace of the provided object does not match the namespace sent on the request",
             )
-        if self.validate and api_version != "v1":
-            from tests.support import crds
-
-            group, version = api_version.split("/")
-            if crds.crd_for_plural(group, version, plural) is not None:
-                report = crds.check(body)
-                if report.errors:
-                    return self._status_error(
-                        422,
-                        "Invalid",
-                        f'{plural} "{name}" is invalid: ' + "; ".join(report.errors),
-                        name,
-                        plural,
-                    )
+        if errors := self._invalid(body):
+            return self._status_error(422, "Invalid", f'{plural} "{name}" is invalid: {errors}', name, plural)
         key = (api_version, plural, ns, name)
         with self._lock:
             if key in self._store:
@@ -415,6 +418,10 @@ class FakeKubeAPI:
             if s.on_read is not None:
                 status = s.on_read(copy.deepcopy(s.obj), s.reads)
                 if status is not None and status != s.obj.get("status"):
+                    if errors := self._invalid({**s.obj, "status": status}):
+                        return self._status_error(
+                            500, "InternalError", f"the test's scripted status is invalid: {errors}"
+                        )
                     s.obj["status"] = status
                     s.obj["metadata"]["resourceVersion"] = str(next(self._rv))
             return 200, copy.deepcopy(s.obj)
@@ -594,15 +601,20 @@ def _handler(api: FakeKubeAPI) -> type[BaseHTTPRequestHandler]:
 # -- status builders for the job kinds we run --------------------------------------------------------
 
 
-def job_condition(type_: str, reason: str = "", message: str = "", status: str = "True") -> Obj:
-    return {
+def job_condition(
+    type_: str, reason: str = "", message: str = "", status: str = "True", *, v1_job: bool = False
+) -> Obj:
+    """A metav1.Condition (TrainJob), or with ``v1_job`` the Training Operator's JobCondition (+lastUpdateTime)."""
+    condition = {
         "type": type_,
         "status": status,
         "reason": reason or type_,
         "message": message,
         "lastTransitionTime": now(),
-        "lastUpdateTime": now(),
     }
+    if v1_job:
+        condition["lastUpdateTime"] = now()
+    return condition
 
 
 def job_status(kind: str, state: str, reason: str = "", message: str = "") -> Obj:
@@ -612,18 +624,14 @@ def job_status(kind: str, state: str, reason: str = "", message: str = "") -> Ob
             return {"conditions": []}
         terminal = {"Succeeded": "Complete", "Failed": "Failed"}[state]
         return {"conditions": [job_condition(terminal, reason, message)]}
-    conditions = [job_condition("Created", "PyTorchJobCreated", "created")]
+    conditions = [job_condition("Created", "PyTorchJobCreated", "created", v1_job=True)]
     if state != "Created":
+        running = "False" if state in ("Succeeded", "Failed") else "True"
         conditions.append(
-            job_condition(
-                "Running",
-                "PyTorchJobRunning",
-                "running",
-                status="False" if state in ("Succeeded", "Failed") else "True",
-            )
+            job_condition("Running", "PyTorchJobRunning", "running", status=running, v1_job=True)
         )
     if state in ("Succeeded", "Failed"):
-        conditions.append(job_condition(state, reason or f"PyTorchJob{state}", message))
+        conditions.append(job_condition(state, reason or f"PyTorchJob{state}", message, v1_job=True))
     return {"conditions": conditions, "replicaStatuses": {}}
 
 

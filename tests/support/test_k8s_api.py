@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the stand-in API fixtures are imported, then named as test arguments
 """The stand-in Kubernetes API behaves like the real one for the real clients and the provider's hook."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from kubernetes.client.rest import ApiException
 
 from airflow_aiinfra.distributed.topology import Topology
 from airflow_aiinfra.kube.jobs import build_trainjob
-from tests.support.fixtures import k8s_api, k8s_conn, kubeconfig  # noqa: F401 - fixtures
+from tests.support.fixtures import k8s_api, k8s_conn, kubeconfig  # noqa: F401 - pytest fixtures
 from tests.support.k8s_api import FakeKubeAPI, job_lifecycle, json_patch, matches_labels, merge_patch
 from tests.support.pods import seed_training_pod
 
@@ -24,11 +25,11 @@ def job(name: str = "train-1") -> dict:
 
 
 @pytest.fixture
-def api(kubeconfig: Path) -> client.CustomObjectsApi:  # noqa: F811 - fixture
+def api(kubeconfig: Path) -> client.CustomObjectsApi:
     return client.CustomObjectsApi(config.new_client_from_config(str(kubeconfig)))
 
 
-def test_create_fills_metadata_drops_status_and_conflicts(k8s_api: FakeKubeAPI, api) -> None:  # noqa: F811
+def test_create_fills_metadata_drops_status_and_conflicts(k8s_api: FakeKubeAPI, api) -> None:
     body = {**job(), "status": {"conditions": []}}
     created = api.create_namespaced_custom_object(G, V, "default", P, body)
     meta = created["metadata"]
@@ -48,7 +49,7 @@ def test_invalid_body_is_rejected_like_the_server(api) -> None:
     assert err.value.status == 422 and "numProcPerNode must be greater than or equal to 1" in err.value.body
 
 
-def test_get_list_patch_status_delete(k8s_api: FakeKubeAPI, api) -> None:  # noqa: F811
+def test_get_list_patch_status_delete(k8s_api: FakeKubeAPI, api) -> None:
     api.create_namespaced_custom_object(G, V, "default", P, job("a"))
     api.create_namespaced_custom_object(G, V, "default", P, job("b"))
     with pytest.raises(ApiException) as err:
@@ -85,7 +86,7 @@ def test_get_list_patch_status_delete(k8s_api: FakeKubeAPI, api) -> None:  # noq
     assert k8s_api.get(AV, P, "a") is None and k8s_api.get(AV, P, "b") is not None
 
 
-def test_scripted_lifecycle_and_pods_with_logs(k8s_api: FakeKubeAPI, api, kubeconfig: Path) -> None:  # noqa: F811
+def test_scripted_lifecycle_and_pods_with_logs(k8s_api: FakeKubeAPI, api, kubeconfig: Path) -> None:
     k8s_api.script(
         P, job_lifecycle("TrainJob", running_polls=2, outcome="Failed", reason="BackoffLimitExceeded")
     )
@@ -117,7 +118,7 @@ def test_scripted_lifecycle_and_pods_with_logs(k8s_api: FakeKubeAPI, api, kubeco
     assert core.list_namespaced_pod("default").items == []  # owned pods go with their job
 
 
-def test_the_providers_hook_through_an_airflow_connection(k8s_api: FakeKubeAPI, k8s_conn: str) -> None:  # noqa: F811
+def test_the_providers_hook_through_an_airflow_connection(k8s_api: FakeKubeAPI, k8s_conn: str) -> None:
     from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 
     hook = KubernetesHook(conn_id=k8s_conn)
@@ -131,7 +132,7 @@ def test_the_providers_hook_through_an_airflow_connection(k8s_api: FakeKubeAPI, 
     ]
 
 
-def test_async_client_and_injected_faults(k8s_api: FakeKubeAPI, kubeconfig: Path) -> None:  # noqa: F811
+def test_async_client_and_injected_faults(k8s_api: FakeKubeAPI, kubeconfig: Path) -> None:
     from kubernetes_asyncio import client as aclient
     from kubernetes_asyncio import config as aconfig
 
