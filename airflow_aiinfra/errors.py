@@ -78,3 +78,11 @@ class KubeTransientError(TransientError):
 
 class KubePermanentError(PermanentError):
     """The Kubernetes API refused the request (4xx other than 404/409/429): the body or rights are wrong."""
+
+
+class LocalRunError(AiinfraError):
+    """A stage run by a local runner failed, timed out or was killed; ``returncode`` is its exit code."""
+
+    def __init__(self, message: str, returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.returncode = returncode
