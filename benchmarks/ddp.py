@@ -95,7 +95,7 @@ def main() -> None:
             launched.append(under_torchrun(1, SHORT, tmp)[0])
         d_med, l_med = statistics.median(direct_runs), statistics.median(launched)
         print(
-            f"\nshort run ({' '.join(SHORT)}), median of {n}: direct python {d_med:.2f} s, "
+            f"\nshort run ({' '.join(SHORT)}), median of {len(launched)}: direct python {d_med:.2f} s, "
             f"LocalTorchRun 1×1 {l_med:.2f} s, launcher overhead {l_med - d_med:.2f} s"
         )
         print(f"direct: {[round(x, 2) for x in direct_runs]}, launched: {[round(x, 2) for x in launched]}")

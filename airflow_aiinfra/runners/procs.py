@@ -30,18 +30,23 @@ class ProcessGroup:
     def __init__(
         self, argv: Sequence[str], *, env: dict[str, str], cwd: str | None, on_line: Callable[[str], None]
     ) -> None:
+        from airflow_aiinfra.errors import LocalRunError
+
         self.argv = list(argv)
-        self.proc = subprocess.Popen(
-            self.argv,
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            errors="replace",
-            start_new_session=True,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+                errors="replace",
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise LocalRunError(f"cannot start {self.argv[0]!r} in {cwd or os.getcwd()}: {exc}") from exc
         self._pump = threading.Thread(
             target=self._read, args=(on_line,), daemon=True, name=f"pump-{self.proc.pid}"
         )

@@ -18,7 +18,8 @@ from airflow_aiinfra.kube.naming import job_name
 from airflow_aiinfra.operators.training_job import TrainingJobOperator
 from airflow_aiinfra.triggers.training_job import TrainingJobTrigger
 from tests.support.fixtures import k8s_api, k8s_conn, kubeconfig  # noqa: F401 - pytest fixtures
-from tests.support.k8s_api import FakeKubeAPI, job_lifecycle, job_status
+from tests.support.k8s_api import FakeKubeAPI
+from tests.support.k8s_jobs import job_lifecycle, job_status
 from tests.support.pods import seed_training_pod
 
 TJ = "trainer.kubeflow.org/v1alpha1"

@@ -11,7 +11,7 @@ the real ``kubernetes`` / ``kubernetes_asyncio`` clients and the provider's ``Ku
   subresource (status is ignored on create and on main-resource writes, like the server);
 - pods: create, get, list by label and simple field selectors, delete, and ``/log``;
 - behaviour: ``on_read`` scripts that change an object's status as it is polled
-  (``job_lifecycle``), ``set_status``/``patch`` from the test, ``fail_next`` for faults;
+  (tests.support.k8s_jobs.job_lifecycle), ``set_status``/``patch`` from the test, ``fail_next`` for faults;
 - a journal of every request (method, path, query, body, response code) to assert on.
 
 Start it with ``with FakeKubeAPI() as api:`` (or the ``k8s_api`` fixture in tests/conftest.py).
@@ -596,53 +596,3 @@ def _handler(api: FakeKubeAPI) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
     return Handler
-
-
-# -- status builders for the job kinds we run --------------------------------------------------------
-
-
-def job_condition(
-    type_: str, reason: str = "", message: str = "", status: str = "True", *, v1_job: bool = False
-) -> Obj:
-    """A metav1.Condition (TrainJob), or with ``v1_job`` the Training Operator's JobCondition (+lastUpdateTime)."""
-    condition = {
-        "type": type_,
-        "status": status,
-        "reason": reason or type_,
-        "message": message,
-        "lastTransitionTime": now(),
-    }
-    if v1_job:
-        condition["lastUpdateTime"] = now()
-    return condition
-
-
-def job_status(kind: str, state: str, reason: str = "", message: str = "") -> Obj:
-    """The status a TrainJob or PyTorchJob controller writes for ``state`` (Created/Running/Succeeded/Failed)."""
-    if kind == "TrainJob":
-        if state in ("Created", "Running"):
-            return {"conditions": []}
-        terminal = {"Succeeded": "Complete", "Failed": "Failed"}[state]
-        return {"conditions": [job_condition(terminal, reason, message)]}
-    conditions = [job_condition("Created", "PyTorchJobCreated", "created", v1_job=True)]
-    if state != "Created":
-        running = "False" if state in ("Succeeded", "Failed") else "True"
-        conditions.append(
-            job_condition("Running", "PyTorchJobRunning", "running", status=running, v1_job=True)
-        )
-    if state in ("Succeeded", "Failed"):
-        conditions.append(job_condition(state, reason or f"PyTorchJob{state}", message, v1_job=True))
-    return {"conditions": conditions, "replicaStatuses": {}}
-
-
-def job_lifecycle(
-    kind: str, *, running_polls: int, outcome: str = "Succeeded", reason: str = "", message: str = ""
-) -> OnRead:
-    """A job that reads as Running for ``running_polls`` GETs, then ``outcome`` with ``reason``/``message``."""
-
-    def on_read(_obj: Obj, reads: int) -> Obj:
-        if reads <= running_polls:
-            return job_status(kind, "Running")
-        return job_status(kind, outcome, reason, message)
-
-    return on_read

@@ -13,7 +13,8 @@ from kubernetes.client.rest import ApiException
 from airflow_aiinfra.distributed.topology import Topology
 from airflow_aiinfra.kube.jobs import build_trainjob
 from tests.support.fixtures import k8s_api, k8s_conn, kubeconfig  # noqa: F401 - pytest fixtures
-from tests.support.k8s_api import FakeKubeAPI, job_lifecycle, json_patch, matches_labels, merge_patch
+from tests.support.k8s_api import FakeKubeAPI, json_patch, matches_labels, merge_patch
+from tests.support.k8s_jobs import job_lifecycle
 from tests.support.pods import seed_training_pod
 
 G, V, P = "trainer.kubeflow.org", "v1alpha1", "trainjobs"
