@@ -35,6 +35,7 @@ def get_provider_info() -> dict:
                 "airflow_aiinfra.operators.mlflow",
                 "airflow_aiinfra.operators.feast",
                 "airflow_aiinfra.operators.spec_error",
+                "airflow_aiinfra.operators.training_job",
             ]},
         ],
         "hooks": [
@@ -42,7 +43,11 @@ def get_provider_info() -> dict:
                 "airflow_aiinfra.hooks.mlflow",
                 "airflow_aiinfra.hooks.feast",
                 "airflow_aiinfra.hooks.data_source",
+                "airflow_aiinfra.hooks.kube_jobs",
             ]},
+        ],
+        "triggers": [
+            {"integration-name": "AI Infra", "python-modules": ["airflow_aiinfra.triggers.training_job"]},
         ],
         "extra-links": [
             "airflow_aiinfra.operators.pipeline_run.MlflowRunLink",

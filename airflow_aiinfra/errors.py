@@ -10,14 +10,17 @@ The tree::
     │   ├── MlflowTransientError       tracking server unreachable, 5xx, 429
     │   ├── FeastTransientError        a store unreachable or busy, source data not there yet
     │   ├── DataSourceUnavailable      a gate's data cannot be reached (missing file, database down)
-    │   └── RouterTransientError       a traffic router cannot be reached
-    └── PermanentError             the request itself is wrong: retrying cannot help; operators turn it
-        │                          into a task failure without retries (operators/failures.py)
-        ├── MlflowPermanentError       4xx, a deleted experiment, a metric gate that fails
-        ├── FeastPermanentError        bad definitions, a store that was never applied
-        ├── DataSourceInvalid          a gate's data was reached but cannot be read as configured
-        ├── GateDefinitionError        a gate's expectations or suite file are wrong
-        └── RouterPermanentError       the router refuses the change (no such backend or server)
+    │   ├── RouterTransientError       a traffic router cannot be reached
+    │   └── KubeTransientError         the Kubernetes API unreachable, 429, 5xx
+    ├── PermanentError             the request itself is wrong: retrying cannot help; operators turn it
+    │   │                          into a task failure without retries (operators/failures.py)
+    │   ├── MlflowPermanentError       4xx, a deleted experiment, a metric gate that fails
+    │   ├── FeastPermanentError        bad definitions, a store that was never applied
+    │   ├── DataSourceInvalid          a gate's data was reached but cannot be read as configured
+    │   ├── GateDefinitionError        a gate's expectations or suite file are wrong
+    │   ├── RouterPermanentError       the router refuses the change (no such backend or server)
+    │   └── KubePermanentError         the Kubernetes API refuses the request (a bad body, no rights)
+    └── LocalRunError              a stage run by a local runner failed, timed out or was killed
 
 Transient errors are never caught by the package: they propagate and Airflow's retries are the outer loop.
 Task failures that carry an Airflow meaning (``DataQualityFailed``, ``FeastCheckFailed``: subclasses of
@@ -106,6 +109,22 @@ class RouterTransientError(TransientError):
 
 class RouterPermanentError(PermanentError):
     pass
+
+
+class KubeTransientError(TransientError):
+    """The Kubernetes API could not be reached, or answered 429/5xx."""
+
+
+class KubePermanentError(PermanentError):
+    """The Kubernetes API refused the request (4xx other than 404/409/429): the body or rights are wrong."""
+
+
+class LocalRunError(AiinfraError):
+    """A stage run by a local runner failed, timed out or was killed; ``returncode`` is its exit code."""
+
+    def __init__(self, message: str, returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.returncode = returncode
 
 
 # exception type → package error type, or a function choosing one from the exception's structured data

@@ -32,7 +32,11 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "airflow_aiinfra.contract": ("airflow", "airflow_aiinfra", "pydantic", "yaml", "kubernetes"),
     "airflow_aiinfra.spec": ("airflow", "airflow_aiinfra.plan", "airflow_aiinfra.config", *RUNTIME),
     "airflow_aiinfra.plan": ("airflow", "airflow_aiinfra.config", *SPEC_VALIDATION, *RUNTIME),
-    "airflow_aiinfra.kube": ("airflow", "airflow_aiinfra.spec", "airflow_aiinfra.plan", *RUNTIME),
+    # Kubernetes objects are built from the plan's plain data (PodPlan): above the plan, below Airflow
+    "airflow_aiinfra.kube": ("airflow", "airflow_aiinfra.spec", "airflow_aiinfra.plan.build", *RUNTIME),
+    "airflow_aiinfra.distributed": ("airflow", "airflow_aiinfra.spec", "airflow_aiinfra.plan", *RUNTIME),
+    "airflow_aiinfra.runners": ("airflow_aiinfra.spec", "airflow_aiinfra.plan", "airflow_aiinfra.operators",
+                                "airflow_aiinfra.wiring", "airflow_aiinfra.cli"),
     "airflow_aiinfra.errors": ("airflow", "airflow_aiinfra"),
     "airflow_aiinfra.bundle": ("airflow", "airflow_aiinfra"),
     "airflow_aiinfra.hooks": ("airflow_aiinfra.operators", "airflow_aiinfra.wiring", "airflow_aiinfra.plan",

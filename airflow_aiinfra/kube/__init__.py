@@ -1,1 +1,2 @@
-"""Kubernetes objects as the product builds them: client models and custom resources (no Airflow here)."""
+"""Kubernetes objects as the product builds them: client models and the custom resources a distributed or
+Spark stage becomes (plain dicts, no Airflow here)."""

@@ -1,0 +1,1 @@
+"""Deferrable triggers: async waits that hold no worker slot."""
