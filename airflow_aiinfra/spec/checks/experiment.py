@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from airflow_aiinfra.contract import MLFLOW_ENV
 from airflow_aiinfra.spec.checks.common import Issue
-from airflow_aiinfra.spec.model.experiment import MLFLOW_ENV
 from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.options import SpecOptions
 from airflow_aiinfra.spec.suggest import did_you_mean

@@ -14,8 +14,6 @@ from pydantic import Field, field_validator, model_validator
 
 from airflow_aiinfra.spec.types import Name, Strict
 
-# Environment variables the experiment section sets in every stage; a stage may not set them itself.
-MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")
 RESERVED_TAG_PREFIXES = ("airflow.", "aiinfra.", "mlflow.")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _OP_SPELLINGS = {"=>": ">=", "=<": "<=", "gt": ">", "ge": ">=", "gte": ">=", "lt": "<", "le": "<=", "lte": "<="}
