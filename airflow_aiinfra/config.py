@@ -85,6 +85,14 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": "/opt/airflow/feast",
         "default": "",
     },
+    "max_spec_bytes": {
+        "description": "Largest spec file read, in bytes; a larger one is a spec error (its DAGs become a "
+        "placeholder), so no file can stall a parse unit or fill the DAG docs.",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": "4194304",
+        "default": "2097152",
+    },
     "gx_custom_expectations_module": {
         "description": "Python module imported before validation that registers custom GX expectations.",
         "version_added": "0.1.0",
@@ -171,4 +179,4 @@ def spec_options() -> SpecOptions:
     """What spec validation needs from the deployment's configuration."""
     from airflow_aiinfra.spec.options import SpecOptions
 
-    return SpecOptions(custom_expectations=bool(gx_custom_expectations_module()))
+    return SpecOptions(custom_expectations=bool(gx_custom_expectations_module()), max_bytes=_int("max_spec_bytes"))

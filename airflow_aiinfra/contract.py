@@ -66,11 +66,12 @@ MLFLOW_TRACKING_URI_TEMPLATE = (
 
 
 # --- environment variables the product sets in stages ------------------------------------------------------
-# A spec may not set these itself (a located spec error names who sets each); one list, so every stage kind
-# adds its own names here. The training-set variable has a configurable name and is checked where it is set.
+# A stage may not set these itself (a located spec error names who sets each); one list, so every stage kind
+# adds its own names here. Two more are reserved only when their section is there: MLFLOW_ENV with an
+# `experiment` (spec/checks/experiment.py), the training-set variable (its configured name) with a
+# `feature_store.training_set` (spec/checks/features.py).
 MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")
 RESERVED_ENV: dict[str, str] = {
-    **{name: "the experiment section (one MLflow run per pipeline run)" for name in MLFLOW_ENV},
     # the GPUs a stage may see follow its `resources.gpu`; on nodes with the NVIDIA runtime
     # NVIDIA_VISIBLE_DEVICES=all would expose every GPU of the node to a CPU stage
     **{name: "the product from resources.gpu (the device plugin or the local runner)" for name in (

@@ -10,14 +10,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from airflow_aiinfra.errors import SpecError, SpecIssue
+from airflow_aiinfra.spec.checks.source import source_issues
 from airflow_aiinfra.spec.loaded import LoadedSpec
 from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.model.sections import SECTIONS, section_model
 from airflow_aiinfra.spec.options import SpecOptions
+from airflow_aiinfra.spec.secrets import GENERIC_SECRET
 from airflow_aiinfra.spec.semantics import semantic_issues
 from airflow_aiinfra.spec.suggest import closest, did_you_mean_key
-from airflow_aiinfra.spec.templates import check_template
-from airflow_aiinfra.spec.yaml_loader import LoadedYaml, Path, format_path, load_yaml
+from airflow_aiinfra.spec.yaml_loader import LoadedYaml, Path, decode, format_path, load_yaml
 
 __all__ = ["LoadedSpec", "display_path", "load_spec", "load_spec_text"]
 
@@ -33,28 +34,37 @@ def display_path(path: str | FsPath) -> str:
 
 def load_spec(path: str | FsPath, options: SpecOptions | None = None) -> LoadedSpec:
     """Read and validate one spec file; raise :class:`SpecError` listing every problem."""
+    options = options or SpecOptions()
     file = display_path(path)
     try:
-        text = FsPath(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([SpecIssue(file, 1, 1, "<file>", f"cannot read spec: {exc}")]) from None
-    return load_spec_text(text, file, str(FsPath(path).resolve()), options)
+        with open(path, "rb") as fh:
+            raw = fh.read(options.max_bytes + 1)
+    except OSError as exc:
+        raise SpecError([SpecIssue(file, 1, 1, "<file>", f"cannot read spec: {exc.strerror or exc}")]) from None
+    if len(raw) > options.max_bytes:
+        raise SpecError([SpecIssue(file, 1, 1, "<file>", f"the spec is larger than {options.max_bytes} bytes "
+                                   "([aiinfra] max_spec_bytes); split it, or raise the limit")])
+    return load_spec_text(decode(raw, file), file, str(FsPath(path).resolve()), options)
 
 
 def load_spec_text(
     text: str, file: str = "<spec>", path: str = "", options: SpecOptions | None = None
 ) -> LoadedSpec:
+    options = options or SpecOptions()
+    if len(text) > options.max_bytes:  # characters ≤ bytes: the same bound for text given directly
+        raise SpecError([SpecIssue(file, 1, 1, "<file>", f"the spec is larger than {options.max_bytes} bytes "
+                                   "([aiinfra] max_spec_bytes); split it, or raise the limit")])
     doc = load_yaml(text, file)
     if not isinstance(doc.data, dict):
         kind = "empty" if doc.data is None else type(doc.data).__name__
         raise SpecError([SpecIssue(file, 1, 1, "<document>", f"a spec is a mapping with at least 'name', got {kind}")])
-    issues = list(_template_issues(doc))
+    issues = list(source_issues(doc))
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
         issues.extend(_pydantic_issue(doc, err) for err in exc.errors(include_url=False))
         raise SpecError(_dedupe(issues)) from None
-    for path, message in semantic_issues(spec, options or SpecOptions()):
+    for path, message in semantic_issues(spec, options):
         line, col, real = doc.locate(path)
         issues.append(SpecIssue(file, line, col, format_path(real if len(real) >= len(path) else path), message))
     if issues:
@@ -63,24 +73,12 @@ def load_spec_text(
 
 
 def _dedupe(issues: list[SpecIssue]) -> list[SpecIssue]:
-    return sorted(set(issues))
-
-
-def _template_issues(doc: LoadedYaml):
-    def walk(value: Any, path: Path):
-        if isinstance(value, str):
-            problem = check_template(value)
-            if problem:
-                line, col, _ = doc.locate(path)
-                yield SpecIssue(doc.file, line, col, format_path(path), problem)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                yield from walk(v, (*path, k))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                yield from walk(v, (*path, i))
-
-    yield from walk(doc.data, ())
+    """Every problem once; where a field's own rule explains a value (a tracking URI with credentials), the
+    generic secret finding at the same place is left out."""
+    unique = set(issues)
+    specific = {(i.line, i.col, i.path) for i in unique if not i.message.startswith(GENERIC_SECRET)}
+    return sorted(i for i in unique if not (i.message.startswith(GENERIC_SECRET)
+                                            and (i.line, i.col, i.path) in specific))
 
 
 def _clean_loc(data: Any, loc: tuple) -> Path:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class SpecOptions:
     """``custom_expectations``: the deployment registers custom GX expectations ([aiinfra]
-    gx_custom_expectations_module), so unknown expectation names are left for the gate to check when it runs."""
+    gx_custom_expectations_module), so unknown expectation names are left for the gate to check when it runs.
+    ``max_bytes``: the largest spec file read ([aiinfra] max_spec_bytes)."""
 
     custom_expectations: bool = False
+    max_bytes: int = 2 * 1024 * 1024

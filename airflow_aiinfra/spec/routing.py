@@ -34,7 +34,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise RoutingSyntaxError(f"unexpected {text[pos:].strip()[:20]!r} at position {pos + 1} in {text!r}")
+            raise RoutingSyntaxError(f"unexpected {text[pos:].strip()[:20]!r} at position {pos + 1} in {_shown(text)}")
         kind = m.lastgroup or ""
         value = m.group(kind)
         if kind == "name" and value in _KEYWORDS:
@@ -44,18 +44,32 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:59] + "…")
+
+
+MAX_LENGTH = 1024
+MAX_NESTING = 32  # parentheses, lists and `not`s inside each other (the parser is recursive descent)
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise RoutingSyntaxError(f"condition nests more than {MAX_NESTING} levels deep; simplify it")
 
     def peek(self, *values: str) -> bool:
         return self.i < len(self.toks) and self.toks[self.i][1] in values
 
     def take(self) -> tuple[str, str]:
         if self.i >= len(self.toks):
-            raise RoutingSyntaxError(f"condition {self.text!r} ends too early")
+            raise RoutingSyntaxError(f"condition {_shown(self.text)} ends too early")
         tok = self.toks[self.i]
         self.i += 1
         return tok
@@ -63,12 +77,12 @@ class _Parser:
     def expect(self, value: str) -> None:
         kind, got = self.take()
         if got != value:
-            raise RoutingSyntaxError(f"expected {value!r} but found {got!r} in {self.text!r}")
+            raise RoutingSyntaxError(f"expected {value!r} but found {got!r} in {_shown(self.text)}")
 
     def parse(self) -> Node:
         node = self.or_()
         if self.i != len(self.toks):
-            raise RoutingSyntaxError(f"unexpected {self.toks[self.i][1]!r} in {self.text!r}")
+            raise RoutingSyntaxError(f"unexpected {self.toks[self.i][1]!r} in {_shown(self.text)}")
         return node
 
     def or_(self) -> Node:
@@ -88,7 +102,10 @@ class _Parser:
     def not_(self) -> Node:
         if self.peek("not"):
             self.take()
-            return ("not", self.not_())
+            self.nest()
+            node = ("not", self.not_())
+            self.depth -= 1
+            return node
         return self.cmp()
 
     def cmp(self) -> Node:
@@ -103,15 +120,19 @@ class _Parser:
     def atom(self) -> Node:
         kind, value = self.take()
         if value == "(":
+            self.nest()
             node = self.or_()
             self.expect(")")
+            self.depth -= 1
             return node
         if value == "[":
+            self.nest()
             items = [self.atom()]
             while self.peek(","):
                 self.take()
                 items.append(self.atom())
             self.expect("]")
+            self.depth -= 1
             return ("list", tuple(items))
         if kind == "num":
             return ("lit", float(value) if "." in value else int(value))
@@ -121,7 +142,7 @@ class _Parser:
             return ("lit", value == "true")
         if kind == "name":
             return ("var", value)
-        raise RoutingSyntaxError(f"unexpected {value!r} in {self.text!r}")
+        raise RoutingSyntaxError(f"unexpected {value!r} in {_shown(self.text)}")
 
 
 @lru_cache(maxsize=512)
@@ -131,6 +152,8 @@ def parse_condition(text: str) -> Node:
         return ("lit", True)
     if not text.strip():
         raise RoutingSyntaxError("empty condition; write 'default' to match every request")
+    if len(text) > MAX_LENGTH:
+        raise RoutingSyntaxError(f"a condition of {len(text)} characters is longer than {MAX_LENGTH}; simplify it")
     return _Parser(text).parse()
 
 

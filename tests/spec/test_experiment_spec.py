@@ -74,8 +74,8 @@ def test_empty_section_means_defaults() -> None:
         pytest.param("alias: v3", "", r"alias 'v3' is not a valid MLflow alias", id="alias-version-like"),
         pytest.param("tags: {mlflow.user: x}", "", r"tag 'mlflow.user' uses a reserved prefix.*rename it, e.g. 'user'",
                      id="reserved-tag"),
-        pytest.param("credentials_secret: MLflow_Creds", "", r"credentials_secret: 'MLflow_Creds' cannot become.*"
-                     r"did you mean 'mlflow_creds'", id="secret-name"),
+        pytest.param("credentials_secret: MLflow_Creds", "", r"credentials_secret: name 'MLflow_Creds' is not a "
+                     r"Kubernetes DNS-1123 subdomain.*did you mean 'mlflow-creds'", id="secret-name"),
         pytest.param("credentials: x", "", r"unknown key 'credentials'; did you mean 'credentials_secret'\?",
                      id="typo-key"),
         pytest.param("{}", "      env: {MLFLOW_RUN_ID: abc}",

@@ -91,6 +91,12 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
             yield (*base, "training_set", "features"), (
                 "with repo_path, name the features ('view:feature') or set feature_store.feature_service"
             )
+        if spec.training_pipeline is not None:
+            for i, stage in enumerate(spec.training_pipeline.stages):
+                if ts.stage_env in stage.env:
+                    yield ("training_pipeline", "stages", i, "env", ts.stage_env), (
+                        f"{ts.stage_env} is set by feature_store.training_set (the training set's path) for every "
+                        "stage; remove it from env, or name another variable with training_set.stage_env")
     sched = fs.materialize.schedule
     if sched in SPECIAL_SCHEDULES:
         yield (*base, "materialize", "schedule"), (

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from airflow_aiinfra.spec.model.pod import GpuVendor, SecurityContext
-from airflow_aiinfra.spec.types import Duration, Strict
+from airflow_aiinfra.spec.types import ConnId, Duration, K8sObjectName, LabelMap, Namespace, Strict
 
 
 class Defaults(Strict):
@@ -18,19 +18,20 @@ class Defaults(Strict):
     retry_exponential_backoff: bool = True
     max_retry_delay: Duration = "30m"
     execution_timeout: Duration | None = "6h"
-    namespace: str = Field("default", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    service_account: str | None = None
+    namespace: Namespace = "default"
+    service_account: K8sObjectName | None = None
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    image_pull_secrets: list[str] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
-    kubernetes_conn_id: str = "kubernetes_default"
+    image_pull_secrets: list[K8sObjectName] = Field(default_factory=list)
+    labels: LabelMap = Field(default_factory=dict)
+    kubernetes_conn_id: ConnId = "kubernetes_default"
     startup_timeout: Duration = "10m"
     gpu_vendor: GpuVendor = "nvidia"
-    gpu_pool: str = Field("aiinfra_gpu", description="Airflow pool GPU stages draw slots from.")
+    gpu_pool: str = Field("aiinfra_gpu", min_length=1, max_length=256,
+                          description="Airflow pool GPU stages draw slots from.")
     gpu_pool_slots: int | None = Field(
-        None, ge=1, description="GPUs the cluster has; `aiinfra pools` creates the pool with this many slots."
+        None, ge=1, le=1_000_000, description="GPUs the cluster has; `aiinfra pools` creates the pool with this many slots."
     )
-    gpu_node_selector: dict[str, str] = Field(default_factory=dict)
+    gpu_node_selector: LabelMap = Field(default_factory=dict)
     security_context: SecurityContext = Field(default_factory=SecurityContext)
 
     def pool_slots(self, pool: str | None) -> int | None:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from airflow_aiinfra.spec.types import Name, Strict
+from airflow_aiinfra.spec.types import ConnId, K8sObjectName, Strict
 
 RESERVED_TAG_PREFIXES = ("airflow.", "aiinfra.", "mlflow.")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -51,8 +51,8 @@ class Experiment(Strict):
         description="MLflow tracking server (http://host:5000) or store URI. No credentials here: use conn_id. "
         "Neither this nor conn_id: the [aiinfra] mlflow_conn_id connection, else a local SQLite store.",
     )
-    conn_id: str | None = Field(None, description="Airflow connection of type mlflow (URL and credentials).")
-    credentials_secret: Name | None = Field(
+    conn_id: ConnId | None = Field(None, description="Airflow connection of type mlflow (URL and credentials).")
+    credentials_secret: K8sObjectName | None = Field(
         None,
         description="Kubernetes Secret exposed to every stage pod as env (envFrom): its keys are "
         "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN.",

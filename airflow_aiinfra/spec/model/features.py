@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from airflow_aiinfra.spec.types import (
+    ConnId,
     Duration,
     Fraction,
     Name,
@@ -78,7 +79,7 @@ class Source(Strict):
 
     path: TemplatedStr | None = Field(None, description="Parquet file or folder (local path or fsspec URL).")
     query: TemplatedStr | None = None
-    conn_id: str | None = Field(None, description="Airflow connection for `query` (Postgres).")
+    conn_id: ConnId | None = Field(None, description="Airflow connection for `query` (Postgres).")
     timestamp_field: Identifier = "event_timestamp"
     created_timestamp_column: Identifier | None = None
 
@@ -94,7 +95,7 @@ class OnlineStore(Strict):
     type: Literal["sqlite", "redis", "postgres"] = "sqlite"
     path: str | None = Field(None, description="SQLite file; default <[aiinfra] feast_home>/<project>/online_store.db "
                              "(inline) or the repo's own setting (repo_path).")
-    conn_id: str | None = Field(None, description="Airflow connection for redis/postgres (holds credentials).")
+    conn_id: ConnId | None = Field(None, description="Airflow connection for redis/postgres (holds credentials).")
 
     @model_validator(mode="after")
     def _needs_conn(self) -> OnlineStore:
@@ -107,7 +108,7 @@ class OnlineStore(Strict):
 
 class OfflineStore(Strict):
     type: Literal["file", "postgres"] = "file"
-    conn_id: str | None = None
+    conn_id: ConnId | None = None
 
     @model_validator(mode="after")
     def _needs_conn(self) -> OfflineStore:

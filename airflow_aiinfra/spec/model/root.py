@@ -16,7 +16,7 @@ from pydantic import BeforeValidator, Field, PlainValidator, field_validator, mo
 
 from airflow_aiinfra.spec.model.defaults import Defaults
 from airflow_aiinfra.spec.model.sections import section_model
-from airflow_aiinfra.spec.types import Name, Strict
+from airflow_aiinfra.spec.types import ConnId, Name, Strict
 
 if TYPE_CHECKING:
     from airflow_aiinfra.spec.model.experiment import Experiment
@@ -75,7 +75,7 @@ class Notify(Strict):
     """Who hears about failures: e-mail addresses and/or a webhook connection (Slack-compatible JSON)."""
 
     email: list[str] = Field(default_factory=list)
-    webhook_conn_id: str | None = None
+    webhook_conn_id: ConnId | None = None
     on: list[Literal["failure", "retry", "success"]] = Field(default_factory=lambda: ["failure"])
 
     @field_validator("email")

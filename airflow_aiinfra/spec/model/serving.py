@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator
 
 from airflow_aiinfra.spec.routing import RoutingSyntaxError, parse_condition
-from airflow_aiinfra.spec.types import Duration, Fraction, Strict, VersionStr, merge_single_key_maps
+from airflow_aiinfra.spec.types import ConnId, Duration, Fraction, Strict, VersionStr, merge_single_key_maps
 
 
 class ServingVersion(Strict):
@@ -50,14 +50,14 @@ class Monitoring(Strict):
 
 class Router(Strict):
     type: Literal["haproxy"] = "haproxy"
-    conn_id: str = Field("aiinfra_router", description="Airflow connection of the router's runtime API.")
+    conn_id: ConnId = Field("aiinfra_router", description="Airflow connection of the router's runtime API.")
     backend: str = "model_serving"
 
 
 class Rollout(Strict):
     steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(default_factory=lambda: [5, 25, 50, 100])
     step_interval: Duration = Field("5m", description="How long each step is observed before the next.")
-    prometheus_conn_id: str = "prometheus_default"
+    prometheus_conn_id: ConnId = "prometheus_default"
     router: Router = Field(default_factory=Router)
 
     @field_validator("steps")

@@ -9,15 +9,25 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from airflow_aiinfra.spec.model.pod import GpuVendor, SecurityContext
 from airflow_aiinfra.spec.types import (
+    AnnotationMap,
     CpuQuantity,
     Duration,
-    EnvValue,
+    EnvMap,
+    EnvName,
     GpuCount,
+    K8sLabelName,
+    K8sObjectName,
+    LabelKey,
+    LabelMap,
+    LabelValue,
     MemQuantity,
+    MountPath,
     Name,
+    SecretKey,
     Strict,
     TemplatedStr,
     exactly_one,
+    shown,
 )
 
 
@@ -45,10 +55,10 @@ class Resources(Strict):
 class SecretRef(Strict):
     """A Kubernetes Secret exposed to the stage; its value never appears in the spec."""
 
-    secret: Name = Field(description="Name of the Kubernetes Secret.")
-    key: str | None = Field(None, min_length=1, description="Key inside the Secret; omit with `env` to expose all keys.")
-    env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Expose as this env var.")
-    mount_path: str | None = Field(None, pattern=r"^/", description="Or mount the Secret as files here.")
+    secret: K8sObjectName = Field(description="Name of the Kubernetes Secret.")
+    key: SecretKey | None = Field(None, description="Key inside the Secret; omit with `env` to expose all keys.")
+    env: EnvName | None = Field(None, description="Expose as this env var.")
+    mount_path: MountPath | None = Field(None, description="Or mount the Secret as files here.")
 
     @model_validator(mode="after")
     def _one_target(self) -> SecretRef:
@@ -64,14 +74,22 @@ class EmptyDir(Strict):
 class Volume(Strict):
     """A volume mounted into the stage: exactly one of pvc, config_map, secret, empty_dir."""
 
-    name: Name
-    mount_path: str = Field(pattern=r"^/")
+    name: K8sLabelName
+    mount_path: MountPath
     read_only: bool = False
-    sub_path: str | None = None
-    pvc: str | None = None
-    config_map: str | None = None
-    secret: str | None = None
+    sub_path: str | None = Field(None, max_length=1024, description="A relative path inside the volume.")
+    pvc: K8sObjectName | None = None
+    config_map: K8sObjectName | None = None
+    secret: K8sObjectName | None = None
     empty_dir: EmptyDir | None = None
+
+    @field_validator("sub_path")
+    @classmethod
+    def _inside(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or ".." in value.split("/") or "\0" in value):
+            raise ValueError(f"sub_path {shown(value)} must be a relative path inside the volume, without '..' "
+                             "(e.g. 'team-a/checkpoints')")
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> Volume:
@@ -80,11 +98,24 @@ class Volume(Strict):
 
 
 class Toleration(Strict):
-    key: str | None = None
+    """A Kubernetes toleration, with the API server's own rules checked here."""
+
+    key: LabelKey | None = None
     operator: Literal["Equal", "Exists"] = "Equal"
-    value: str | None = None
+    value: LabelValue | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    toleration_seconds: int | None = None
+    toleration_seconds: int | None = Field(None, ge=0, le=31_536_000)
+
+    @model_validator(mode="after")
+    def _semantics(self) -> Toleration:
+        if self.operator == "Exists" and self.value:
+            raise ValueError("operator Exists matches any value: remove 'value' (or use operator Equal)")
+        if not self.key and self.operator != "Exists":
+            raise ValueError("a toleration without 'key' must use operator Exists (it then tolerates every taint)")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise ValueError("toleration_seconds applies only to effect NoExecute; set effect: NoExecute or "
+                             "remove toleration_seconds")
+        return self
 
 
 def _command(value: Any) -> Any:
@@ -102,7 +133,7 @@ class Stage(Strict):
     image: TemplatedStr
     command: Command | None = Field(None, description="Entrypoint override; the image's own otherwise.")
     args: Command | None = None
-    env: dict[str, EnvValue] = Field(default_factory=dict)
+    env: EnvMap = Field(default_factory=dict)
     secrets: list[SecretRef] = Field(default_factory=list)
     resources: Resources = Field(default_factory=Resources)
     volumes: list[Volume] = Field(default_factory=list)
@@ -110,13 +141,14 @@ class Stage(Strict):
     retries: int | None = Field(None, ge=0, le=20)
     retry_delay: Duration | None = None
     timeout: Duration | None = Field(None, description="Execution timeout of the stage's task.")
-    node_selector: dict[str, str] = Field(default_factory=dict)
+    node_selector: LabelMap = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
     affinity: dict[str, Any] | None = Field(None, description="A Kubernetes V1Affinity, as YAML.")
-    priority_class: str | None = None
-    pool: str | None = Field(None, description="Airflow pool; GPU stages default to defaults.gpu_pool.")
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    priority_class: K8sObjectName | None = None
+    pool: str | None = Field(None, min_length=1, max_length=256,
+                             description="Airflow pool; GPU stages default to defaults.gpu_pool.")
+    labels: LabelMap = Field(default_factory=dict)
+    annotations: AnnotationMap = Field(default_factory=dict)
     security_context: SecurityContext | None = None
 
     @field_validator("affinity")
