@@ -70,3 +70,23 @@ class RouterTransientError(TransientError):
 
 class RouterPermanentError(PermanentError):
     pass
+
+
+class RouterExpressionError(ValueError):
+    """A routing condition or name cannot be written safely into a router's configuration."""
+
+
+class PrometheusTransientError(TransientError):
+    pass
+
+
+class PrometheusPermanentError(PermanentError):
+    pass
+
+
+class ServingTransientError(TransientError):
+    """A model server could not be reached, timed out, or failed to load a model for a retryable reason."""
+
+
+class ServingPermanentError(PermanentError):
+    """A model server refused the request (unknown model version, bad URI, wrong admin token)."""
