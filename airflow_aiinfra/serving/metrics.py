@@ -18,6 +18,7 @@ from airflow_aiinfra.serving import names
 class SlotMetrics:
     def __init__(self, slot: str, registry: CollectorRegistry = REGISTRY) -> None:
         self.slot = slot
+        self.registry = registry
         labels = (names.SLOT_LABEL, names.VERSION_LABEL)
         self.requests = Counter(names.REQUESTS.removesuffix("_total"), "Scoring requests by slot, model version and HTTP status.",
                                 (*labels, names.STATUS_LABEL), registry=registry)
