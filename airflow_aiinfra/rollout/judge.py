@@ -11,7 +11,8 @@ judge, the per-interval series of each metric.
   against stable's. The canary is *worse* only when the test is significant at the stated confidence
   **and** its median is worse by more than a minimum effect (relative to stable's median, with an absolute
   floor), so noise and trivially small differences do not fail a healthy canary. When the series are too
-  short to ever reach the confidence (fewer than 1/C(n+m, n) ≤ alpha allows) the comparison has no data.
+  short to ever reach the confidence (the smallest possible p, 1/C(n+m, n), is not below alpha) the
+  comparison has no data: 4 intervals per version are the least for 95 %.
 * **Not enough data**: a canary that served fewer than ``min_requests`` requests in the window gets
   ``no_data``, never a pass; so does a metric with no value (NaN: no requests in it).
 
@@ -188,8 +189,8 @@ def _compare(c: Comparison, canary: VersionWindow, stable: VersionWindow, min_re
                      f"(< {min_requests}) in this window")
     a = [float(v) for v in canary.series.get(c.metric, ()) if not math.isnan(v)]
     b = [float(v) for v in stable.series.get(c.metric, ()) if not math.isnan(v)]
-    alpha = 1.0 - c.confidence
-    if not a or not b or 1.0 / math.comb(len(a) + len(b), len(a)) > alpha:
+    alpha = round(1.0 - c.confidence, 12)  # 1 - 0.95 is 0.05000000000000004 in floating point
+    if not a or not b or 1.0 / math.comb(len(a) + len(b), len(a)) >= alpha:  # p < alpha is then impossible
         return Check(c.metric, "comparison", Outcome.NO_DATA, _median(a) if a else None,
                      _median(b) if b else None, None, None,
                      f"{c.metric}: {len(a)} canary and {len(b)} stable intervals cannot show a difference at "

@@ -201,3 +201,48 @@ def request_counts(*servers: ModelServer) -> dict[tuple[str, str, str], float]:
 
 def count_delta(before: dict, after: dict) -> dict:
     return {k: v - before.get(k, 0.0) for k, v in after.items() if v - before.get(k, 0.0)}
+
+
+class NamedBackend:
+    """A trivial HTTP server in this process answering every request 200 with ``X-Model-Version: <name>``:
+    a stand-in model server for router tests that need no model (cheap to start, no MLflow)."""
+
+    def __init__(self, name: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                body = b'{"predictions": [0]}'
+                self.send_response(200)
+                self.send_header("X-Model-Version", name)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # HAProxy closing idle keep-alive connections when it stops: not worth a traceback
+
+        self.name = name
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
