@@ -1,14 +1,17 @@
-"""The serving stack, started once per test session (per xdist worker): a model registry, two model servers
-(stable serves ``recsys@champion`` = recsys/1, canary serves recsys/2), HAProxy at 80/20 with the premium
-header rule to the canary, and Prometheus scraping the servers and HAProxy every second.
+"""The serving stack: a model registry, two model servers (stable serves ``recsys@champion`` = recsys/1,
+canary serves recsys/2), HAProxy at 80/20 with the premium header rule to the canary, and Prometheus
+scraping the servers and HAProxy every second.
 
-Tests change weights and loaded versions: each starts with ``serving_stack.reset()``. Run these tests in
-one worker with ``-n 2 --dist loadgroup`` (they carry ``xdist_group("serving-stack")``); with plain
-``-n 2`` they still pass, each worker then starting its own stack.
+One stack per test run, even under ``pytest -n 2``: the first xdist worker that needs it starts it and
+describes it in a shared file; other workers attach; the last worker to leave stops it (workers that died
+do not count). Tests change weights and loaded versions, so they take turns (a cross-worker lock held for
+each test) and each starts with ``serving_stack.reset()``. (``--dist loadgroup`` would be the usual tool,
+but with pytest 9.2 xdist 3.8 cannot rename node ids, so it silently does not group.)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,17 +28,31 @@ from airflow_aiinfra.serving.client import ModelServerClient
 from airflow_aiinfra.serving.config import ServerConfig
 from airflow_aiinfra.serving.haproxy_config import HaproxyServer, HaproxySite, HeaderRoute
 from tests.support.models import Registry, load_registry
-from tests.support.serving import ROOT, Haproxy, ModelServer, Prometheus, free_port, need_binary
+from tests.support.serving import (
+    ROOT,
+    Haproxy,
+    ModelServer,
+    Prometheus,
+    free_port,
+    need_binary,
+    process_alive,
+    stop_process_group,
+)
 
 BACKEND = "model_serving"
 PREMIUM = {"X-User-Type": "premium"}
 
 
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory all xdist workers of this run share (the per-worker base temp's parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """The four ``recsys`` variants (tests/support/models.py), built once even with several xdist workers."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    """The four ``recsys`` variants (tests/support/models.py), built once per run."""
+    shared = shared_dir(tmp_path_factory)
     root = shared / "serving-registry"
     with FileLock(str(shared / "serving-registry.lock")):
         registry = load_registry(root)
@@ -50,26 +67,34 @@ def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
         return registry
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+
+
 @dataclass
 class ServingStack:
     registry: Registry
-    stable: ModelServer
-    canary: ModelServer
-    haproxy: Haproxy
-    prometheus: Prometheus
+    stable: Endpoint
+    canary: Endpoint
+    haproxy_url: str
+    runtime_api: str
+    exporter_url: str
+    prometheus_url: str
     request_log_dir: Path
+    pids: list[int]
 
     @property
     def router(self) -> HaproxyHook:
-        return self.haproxy.hook
+        return HaproxyHook(address=self.runtime_api)
 
     @property
     def scoring_url(self) -> str:
-        return self.haproxy.url + "/invocations"
+        return self.haproxy_url + "/invocations"
 
     @property
     def prom(self) -> PrometheusHook:
-        return PrometheusHook(base_url=self.prometheus.url)
+        return PrometheusHook(base_url=self.prometheus_url)
 
     def client(self, slot: str) -> ModelServerClient:
         return ModelServerClient((self.stable if slot == "stable" else self.canary).url)
@@ -82,20 +107,29 @@ class ServingStack:
             self.router.set_weight(BACKEND, server, weight)
             self.router.ready(BACKEND, server)
 
+    def to_json(self) -> str:
+        data = {k: v for k, v in vars(self).items() if k != "registry"}
+        data |= {"registry": str(self.registry.root), "stable": self.stable.url, "canary": self.canary.url,
+                 "request_log_dir": str(self.request_log_dir)}
+        return json.dumps(data)
 
-@pytest.fixture(scope="session")
-def serving_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                  serving_registry: Registry) -> Iterator[ServingStack]:
-    haproxy_bin, prometheus_bin = need_binary(request, "haproxy"), need_binary(request, "prometheus")
-    work = tmp_path_factory.mktemp("serving-stack")
+    @classmethod
+    def from_json(cls, text: str) -> ServingStack:
+        data = json.loads(text)
+        registry = load_registry(Path(data.pop("registry")))
+        assert registry is not None
+        return cls(registry=registry, stable=Endpoint(data.pop("stable")), canary=Endpoint(data.pop("canary")),
+                   request_log_dir=Path(data.pop("request_log_dir")), **data)
+
+
+def start_stack(work: Path, registry: Registry, haproxy_bin: str, prometheus_bin: str) -> ServingStack:
     log_dir = work / "request-log"
     servers = {
         slot: ModelServer(work / slot, ServerConfig(
-            slot=slot, port=free_port(), model_uri=uri, tracking_uri=serving_registry.tracking_uri,
+            slot=slot, port=free_port(), model_uri=uri, tracking_uri=registry.tracking_uri,
             request_log_dir=log_dir, sample_rate=0.2,
         ))
-        for slot, uri in (("stable", f"models:/{serving_registry.name}@champion"),
-                          ("canary", serving_registry.uri("good2")))
+        for slot, uri in (("stable", f"models:/{registry.name}@champion"), ("canary", registry.uri("good2")))
     }
     site = HaproxySite(
         bind=f"127.0.0.1:{free_port()}", runtime_api=f"127.0.0.1:{free_port()}", backend=BACKEND,
@@ -108,7 +142,7 @@ def serving_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     prometheus = Prometheus(work / "prometheus", {
         "model-servers": [s.address for s in servers.values()], "haproxy": [site.exporter_bind or ""],
     }, prometheus_bin)
-    started: list = []
+    started: list[ModelServer | Haproxy | Prometheus] = []
     try:
         for server in servers.values():  # both import MLflow at once: about 7-10 s on two cores
             started.append(server.start())
@@ -117,7 +151,44 @@ def serving_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         for server in servers.values():
             server.wait_ready()
         prometheus.wait_for_targets()
-        yield ServingStack(serving_registry, servers["stable"], servers["canary"], haproxy, prometheus, log_dir)
-    finally:
+    except BaseException:
         for process in reversed(started):
             process.stop()
+        raise
+    return ServingStack(registry, Endpoint(servers["stable"].url), Endpoint(servers["canary"].url), haproxy.url,
+                        site.runtime_api, f"http://{site.exporter_bind}/metrics", prometheus.url, log_dir,
+                        [p.pid for p in started])
+
+
+@pytest.fixture(scope="session")
+def _shared_serving_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                          serving_registry: Registry) -> Iterator[ServingStack]:
+    haproxy_bin, prometheus_bin = need_binary(request, "haproxy"), need_binary(request, "prometheus")
+    shared = shared_dir(tmp_path_factory)
+    state, users_file = shared / "serving-stack.json", shared / "serving-stack.users"
+    lock = FileLock(str(shared / "serving-stack.lock"))
+    me = os.getpid()
+    with lock:
+        users = json.loads(users_file.read_text()) if users_file.exists() else []
+        stack = ServingStack.from_json(state.read_text()) if state.exists() else None
+        if stack is None or not all(process_alive(p) for p in stack.pids):
+            stack = start_stack(tmp_path_factory.mktemp("serving-stack"), serving_registry, haproxy_bin, prometheus_bin)
+            state.write_text(stack.to_json())
+        users_file.write_text(json.dumps([*users, me]))
+    try:
+        yield stack
+    finally:
+        with lock:
+            users = [p for p in json.loads(users_file.read_text()) if p != me and process_alive(p)]
+            users_file.write_text(json.dumps(users))
+            if not users:
+                for pid in reversed(stack.pids):
+                    stop_process_group(pid)
+                state.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def serving_stack(_shared_serving_stack: ServingStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServingStack]:
+    """The stack, for this test alone: tests of other workers wait their turn."""
+    with FileLock(str(shared_dir(tmp_path_factory) / "serving-stack.turn")):
+        yield _shared_serving_stack

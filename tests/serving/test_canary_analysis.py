@@ -17,7 +17,7 @@ from airflow_aiinfra.serving.loadgen import LoadGenerator
 from tests.serving.conftest import ServingStack
 from tests.support.models import ERROR_SHARE, SLOW_DELAY_S, sample_bodies
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serving-stack")]
+pytestmark = pytest.mark.integration
 
 WINDOW_S, INTERVAL_S = 8.0, 2.0
 THRESHOLDS = {"error_rate": 0.05, "latency_p99": 40.0}

@@ -14,14 +14,14 @@ from tests.serving.conftest import BACKEND, PREMIUM, ServingStack
 from tests.support.models import sample_bodies
 from tests.support.serving import count_delta, request_counts, scrape
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("serving-stack")]
+pytestmark = pytest.mark.integration
 
 RATE, PREMIUM_RATE, PHASE_S = 150, 20, 3.0
 
 
 def haproxy_failures(stack: ServingStack) -> float:
     """5xx answers and connection errors HAProxy itself counted on the backend."""
-    metrics = scrape(f"http://{stack.haproxy.site.exporter_bind}/metrics")
+    metrics = scrape(stack.exporter_url)
     total = 0.0
     for (name, labels), value in metrics.items():
         d = dict(labels)

@@ -84,7 +84,7 @@ def build_registry(root: Path) -> Registry:
                                             input_example=example, pip_requirements=["scikit-learn"])
         versions[variant] = str(info.registered_model_version)
     if not base_dir.exists():
-        mlflow.sklearn.save_model(LogisticRegression(C=1.0).fit(x, y), str(base_dir))
+        mlflow.sklearn.save_model(LogisticRegression(C=1.0).fit(x, y), str(base_dir), pip_requirements=["scikit-learn"])
     for variant, config in (("erring", {"error_share": ERROR_SHARE}), ("slow", {"delay_s": SLOW_DELAY_S})):
         with mlflow.start_run(experiment_id=exp_id):
             info = mlflow.pyfunc.log_model(

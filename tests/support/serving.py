@@ -83,15 +83,39 @@ class Process:
         except OSError:
             return ""
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        if self.proc is not None and self.proc.poll() is None:
+            stop_process_group(self.proc.pid)
+            self.proc.wait(10)
+
+
+def process_alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for its parent to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_process_group(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL, the process group of ``pid``: a process this test run started in its own session
+    (``start_new_session``), possibly from another xdist worker."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not process_alive(pid):
+                return
+            time.sleep(0.05)
 
 
 class ModelServer(Process):
