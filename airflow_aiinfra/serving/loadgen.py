@@ -223,3 +223,34 @@ class LoadGenerator:
             self._record(due, version, failure)
         if writer is not None:
             writer.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m airflow_aiinfra.serving.loadgen URL --rate 200 --duration 30 [--header K:V] --body-file F``:
+    one steady run, its summary as JSON on stdout (exit 1 when any request failed)."""
+    import argparse
+    import json
+    import sys
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m airflow_aiinfra.serving.loadgen", description=main.__doc__)
+    parser.add_argument("url")
+    parser.add_argument("--rate", type=float, required=True, help="requests per second, scheduled open-loop")
+    parser.add_argument("--duration", type=float, required=True, help="seconds")
+    parser.add_argument("--header", action="append", default=[], help="K:V, repeatable")
+    parser.add_argument("--body-file", type=Path, help="JSON lines, one request body each (default: a 4-column row)")
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args(argv)
+    bodies = ([line.encode() for line in args.body_file.read_text().splitlines() if line.strip()] if args.body_file
+              else [b'{"dataframe_split": {"columns": ["a", "b", "c", "d"], "data": [[0.1, 0.2, 0.3, 0.4]]}}'])
+    headers = dict(h.split(":", 1) for h in args.header)
+    stats = LoadGenerator(args.url, rate=args.rate, bodies=bodies, headers={k.strip(): v.strip() for k, v in headers.items()},
+                          connections=args.connections, duration=args.duration).start().wait()
+    print(json.dumps({"sent": stats.sent, "ok": stats.ok, "failed": stats.failed, "rate": round(stats.rate, 1),
+                      "p50_ms": round(stats.percentile(50), 2), "p99_ms": round(stats.percentile(99), 2),
+                      "by_version": dict(stats.by_version), "failures": dict(stats.failures)}))
+    sys.exit(1 if stats.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
