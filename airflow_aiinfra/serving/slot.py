@@ -100,6 +100,8 @@ class ModelSlot:
 
     def load(self, model_uri: str, *, force: bool = False) -> tuple[Served, bool]:
         """Load and swap (after :meth:`begin`); returns (what is served, whether it changed). Raises LoadError."""
+        if not self._lock.locked():
+            raise RuntimeError("ModelSlot.load() needs ModelSlot.begin() first (one load at a time)")
         try:
             import mlflow
             from mlflow.pyfunc import scoring_server
