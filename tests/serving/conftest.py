@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +49,15 @@ def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+def registry_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared_dir(tmp_path_factory) / "serving-registry"
+
+
 @pytest.fixture(scope="session")
 def serving_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     """The four ``recsys`` variants (tests/support/models.py), built once per run."""
     shared = shared_dir(tmp_path_factory)
-    root = shared / "serving-registry"
+    root = registry_root(tmp_path_factory)
     with FileLock(str(shared / "serving-registry.lock")):
         registry = load_registry(root)
         if registry is None:  # in a child process: MLflow's imports and warnings stay out of the test process
@@ -122,14 +126,16 @@ class ServingStack:
                    request_log_dir=Path(data.pop("request_log_dir")), **data)
 
 
-def start_stack(work: Path, registry: Registry, haproxy_bin: str, prometheus_bin: str) -> ServingStack:
+def start_stack(work: Path, registry_root: Path, build_registry: Callable[[], Registry], haproxy_bin: str,
+                prometheus_bin: str) -> ServingStack:
+    """Start both servers empty (so their MLflow imports overlap with building the registry), HAProxy and
+    Prometheus; then fill the slots through the admin API, as a deploy does: stable from the alias."""
     log_dir = work / "request-log"
+    tracking_uri = f"sqlite:///{registry_root / 'mlflow.db'}"
     servers = {
-        slot: ModelServer(work / slot, ServerConfig(
-            slot=slot, port=free_port(), model_uri=uri, tracking_uri=registry.tracking_uri,
-            request_log_dir=log_dir, sample_rate=0.2,
-        ))
-        for slot, uri in (("stable", f"models:/{registry.name}@champion"), ("canary", registry.uri("good2")))
+        slot: ModelServer(work / slot, ServerConfig(slot=slot, port=free_port(), tracking_uri=tracking_uri,
+                                                    request_log_dir=log_dir, sample_rate=0.2))
+        for slot in ("stable", "canary")
     }
     site = HaproxySite(
         bind=f"127.0.0.1:{free_port()}", runtime_api=f"127.0.0.1:{free_port()}", backend=BACKEND,
@@ -144,12 +150,15 @@ def start_stack(work: Path, registry: Registry, haproxy_bin: str, prometheus_bin
     }, prometheus_bin)
     started: list[ModelServer | Haproxy | Prometheus] = []
     try:
-        for server in servers.values():  # both import MLflow at once: about 7-10 s on two cores
+        for server in servers.values():
             started.append(server.start())
+        registry = build_registry()
+        assert registry.tracking_uri == tracking_uri
         started.append(haproxy.start())
         started.append(prometheus.start())
-        for server in servers.values():
-            server.wait_ready()
+        for slot, uri in (("stable", f"models:/{registry.name}@champion"), ("canary", registry.uri("good2"))):
+            servers[slot].wait_listening()
+            ModelServerClient(servers[slot].url, timeout=120).load(uri)
         prometheus.wait_for_targets()
     except BaseException:
         for process in reversed(started):
@@ -161,8 +170,8 @@ def start_stack(work: Path, registry: Registry, haproxy_bin: str, prometheus_bin
 
 
 @pytest.fixture(scope="session")
-def _shared_serving_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                          serving_registry: Registry) -> Iterator[ServingStack]:
+def _shared_serving_stack(request: pytest.FixtureRequest,
+                          tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServingStack]:
     haproxy_bin, prometheus_bin = need_binary(request, "haproxy"), need_binary(request, "prometheus")
     shared = shared_dir(tmp_path_factory)
     state, users_file = shared / "serving-stack.json", shared / "serving-stack.users"
@@ -172,7 +181,8 @@ def _shared_serving_stack(request: pytest.FixtureRequest, tmp_path_factory: pyte
         users = json.loads(users_file.read_text()) if users_file.exists() else []
         stack = ServingStack.from_json(state.read_text()) if state.exists() else None
         if stack is None or not all(process_alive(p) for p in stack.pids):
-            stack = start_stack(tmp_path_factory.mktemp("serving-stack"), serving_registry, haproxy_bin, prometheus_bin)
+            stack = start_stack(tmp_path_factory.mktemp("serving-stack"), registry_root(tmp_path_factory),
+                                lambda: request.getfixturevalue("serving_registry"), haproxy_bin, prometheus_bin)
             state.write_text(stack.to_json())
         users_file.write_text(json.dumps([*users, me]))
     try:
@@ -192,3 +202,10 @@ def serving_stack(_shared_serving_stack: ServingStack, tmp_path_factory: pytest.
     """The stack, for this test alone: tests of other workers wait their turn."""
     with FileLock(str(shared_dir(tmp_path_factory) / "serving-stack.turn")):
         yield _shared_serving_stack
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the stack first (stable order otherwise): xdist's load scheduling hands each worker a first
+    chunk of consecutive tests, so they land on one worker while the other runs everything else, instead of
+    one worker waiting for its turn on the stack."""
+    items.sort(key=lambda item: "serving_stack" not in getattr(item, "fixturenames", ()))

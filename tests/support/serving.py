@@ -136,7 +136,13 @@ class ModelServer(Process):
         return self
 
     def wait_ready(self, timeout: float = 90) -> ModelServer:
+        """Wait until a model is served."""
         self.wait_until(lambda: http_ok(self.url + "/ready"), timeout, "ready")
+        return self
+
+    def wait_listening(self, timeout: float = 90) -> ModelServer:
+        """Wait until the server answers (an empty slot is listening but not ready)."""
+        self.wait_until(lambda: http_ok(self.url + "/admin/model"), timeout, "listening")
         return self
 
 
