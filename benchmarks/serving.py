@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -106,6 +107,14 @@ def wrk(url: str, *, connections: int, seconds: float, script: Path, threads: in
     data["rate"] = data["requests"] / (data["duration_us"] / 1e6)
     data["errors"] = data["non2xx"] + data["connect"] + data["read"] + data["write"] + data["timeout"]
     return result | data
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on the machine used so far (every core), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -203,6 +212,7 @@ def sustained(stack: dict, script: Path, rate: float, seconds: float, connection
     haproxy_before = haproxy_errors(stack["exporter"])
     pids = {"stable": stack["stable"].pid, "canary": stack["canary"].pid, "haproxy": stack["haproxy"].pid}
     cpu_before = {k: cpu_seconds(p) for k, p in pids.items()}
+    busy_before, children_before = machine_busy_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
     result: dict = {}
 
     def run() -> None:
@@ -224,7 +234,9 @@ def sustained(stack: dict, script: Path, rate: float, seconds: float, connection
             loaded = stack["client"].load(stack["registry"].uri(load_variant))
             events.append((round(time.monotonic() - t0, 1), f"canary hot-loaded {loaded.model.model_version}"))
     cpu_after = {k: cpu_seconds(p) for k, p in pids.items()}  # before wrk exits and the servers go idle
+    busy_after = machine_busy_seconds()
     thread.join()
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is the only child reaped meanwhile
     served = count_delta(servers_before, request_counts(stack["stable"], stack["canary"]))
     result["events"] = events
     result["server_non2xx"] = sum(v for (_, _, status), v in served.items() if status != "200")
@@ -232,6 +244,14 @@ def sustained(stack: dict, script: Path, rate: float, seconds: float, connection
     result["haproxy_errors"] = haproxy_errors(stack["exporter"]) - haproxy_before
     elapsed = time.monotonic() - t0
     result["cpu_percent"] = {k: round(100 * (cpu_after[k] - cpu_before[k]) / elapsed, 1) for k in pids}
+    result["cpu_percent"]["wrk"] = round(100 * (children_after.ru_utime + children_after.ru_stime
+                                                - children_before.ru_utime - children_before.ru_stime) / seconds, 1)
+    ours = sum(result["cpu_percent"].values())
+    result["cpu_percent"]["everything_else_on_the_machine"] = round(100 * (busy_after - busy_before) / elapsed - ours, 1)
+    by_slot = {slot: sum(v for (s, _, _), v in served.items() if s == slot) for slot in ("stable", "canary")}
+    result["requests_by_slot"] = by_slot
+    result["cpu_ms_per_request"] = {slot: round(1000 * (cpu_after[slot] - cpu_before[slot]) / n, 3)
+                                    for slot, n in by_slot.items() if n}
     result["delay_ms"] = round(delay, 2)
     return result
 
@@ -291,7 +311,8 @@ def main() -> None:
         print(f"  {run['rate']:.0f} req/s for {run['duration_us'] / 1e6:.0f} s, {run['requests']} requests, "
               f"wrk errors {run['errors']}, server non-2xx {run['server_non2xx']}, HAProxy errors "
               f"{run['haproxy_errors']}; p50 {run['p50_us'] / 1000:.1f} ms, p99 {run['p99_us'] / 1000:.1f} ms, "
-              f"p99.9 {run['p999_us'] / 1000:.1f} ms, max {run['max_us'] / 1000:.1f} ms; CPU {run['cpu_percent']}",
+              f"p99.9 {run['p999_us'] / 1000:.1f} ms, max {run['max_us'] / 1000:.1f} ms; CPU % {run['cpu_percent']}; "
+              f"CPU ms per request {run['cpu_ms_per_request']}",
               flush=True)
         for t, event in run["events"]:
             print(f"    t={t:5.1f}s {event}")
