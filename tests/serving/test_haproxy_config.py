@@ -118,6 +118,9 @@ INJECTIONS = [
     pytest.param("user_type == 'premium#'", "characters outside", id="hash-in-literal"),
     pytest.param("user_type == ''", "characters outside", id="empty-literal"),
     pytest.param("user_type in ['a', 'b c']", "characters outside", id="space-in-list"),
+    pytest.param("user#type == 'a'", "unexpected", id="hash-in-name"),
+    pytest.param("user\ntype == 'a'", "unexpected 'type'", id="newline-in-name"),
+    pytest.param("user_type == 'a' }\n    server evil 1.2.3.4:80 #", "characters outside|unexpected", id="config-line"),
 ]
 
 
