@@ -4,13 +4,16 @@ The tree::
 
     ValueError
     ├── SpecError                  a spec is invalid: one located SpecIssue per problem
-    └── RoutingSyntaxError         a routing condition does not parse (raised inside spec validation)
+    ├── RoutingSyntaxError         a routing condition does not parse (raised inside spec validation)
+    └── RouterExpressionError      a routing condition a router cannot express safely (raised while rendering)
     AiinfraError                   raised by hooks and operators at run time
     ├── TransientError             the service or data may be there on the next try: Airflow retries it
     │   ├── MlflowTransientError       tracking server unreachable, 5xx, 429
     │   ├── FeastTransientError        a store unreachable or busy, source data not there yet
     │   ├── DataSourceUnavailable      a gate's data cannot be reached (missing file, database down)
     │   ├── RouterTransientError       a traffic router cannot be reached
+    │   ├── PrometheusTransientError   Prometheus unreachable, 5xx, 429, a timeout
+    │   ├── ServingTransientError      a model server unreachable or still loading
     │   └── KubeTransientError         the Kubernetes API unreachable, 429, 5xx
     ├── PermanentError             the request itself is wrong: retrying cannot help; operators turn it
     │   │                          into a task failure without retries (operators/failures.py)
@@ -19,6 +22,8 @@ The tree::
     │   ├── DataSourceInvalid          a gate's data was reached but cannot be read as configured
     │   ├── GateDefinitionError        a gate's expectations or suite file are wrong
     │   ├── RouterPermanentError       the router refuses the change (no such backend or server)
+    │   ├── PrometheusPermanentError   a query Prometheus refuses (bad PromQL)
+    │   ├── ServingPermanentError      a model server refuses a version (unknown alias or version)
     │   └── KubePermanentError         the Kubernetes API refuses the request (a bad body, no rights)
     └── LocalRunError              a stage run by a local runner failed, timed out or was killed
 
@@ -125,6 +130,26 @@ class LocalRunError(AiinfraError):
     def __init__(self, message: str, returncode: int | None = None) -> None:
         super().__init__(message)
         self.returncode = returncode
+
+
+class RouterExpressionError(ValueError):
+    """A routing condition or name cannot be written safely into a router's configuration."""
+
+
+class PrometheusTransientError(TransientError):
+    pass
+
+
+class PrometheusPermanentError(PermanentError):
+    pass
+
+
+class ServingTransientError(TransientError):
+    """A model server could not be reached, timed out, or failed to load a model for a retryable reason."""
+
+
+class ServingPermanentError(PermanentError):
+    """A model server refused the request (unknown model version, bad URI, wrong admin token)."""
 
 
 # exception type → package error type, or a function choosing one from the exception's structured data

@@ -1,1 +1,2 @@
-"""Test support shared by several suites (and the benchmarks): real processes, stand-in servers."""
+"""Test support shared by several suites, the benchmarks and the demo: real processes on free ports,
+stand-in servers, models in a local registry."""
