@@ -27,6 +27,8 @@ def get_provider_info() -> dict:
         ],
         "connection-types": [
             {"connection-type": "mlflow", "hook-class-name": "airflow_aiinfra.hooks.mlflow.MlflowHook"},
+            {"connection-type": "haproxy", "hook-class-name": "airflow_aiinfra.hooks.haproxy.HaproxyHook"},
+            {"connection-type": "prometheus", "hook-class-name": "airflow_aiinfra.hooks.prometheus.PrometheusHook"},
         ],
         "operators": [
             {"integration-name": "AI Infra", "python-modules": [
@@ -44,6 +46,8 @@ def get_provider_info() -> dict:
                 "airflow_aiinfra.hooks.feast",
                 "airflow_aiinfra.hooks.data_source",
                 "airflow_aiinfra.hooks.kube_jobs",
+                "airflow_aiinfra.hooks.haproxy",
+                "airflow_aiinfra.hooks.prometheus",
             ]},
         ],
         "triggers": [
