@@ -7,10 +7,10 @@ set -euo pipefail
 PACKAGES=(haproxy prometheus wrk)
 SERVICES=(haproxy prometheus prometheus-node-exporter)
 
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -eq 0 ]; then echo "install_serving_tools: ${PACKAGES[*]} already installed"; exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
-  missing=()
-  for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  if [ "${#missing[@]}" -eq 0 ]; then echo "install_serving_tools: ${PACKAGES[*]} already installed"; exit 0; fi
   echo "install_serving_tools: not root; run:" >&2
   echo "  sudo bash $0" >&2
   exit 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -30,8 +32,10 @@ feature_store:
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
 USERS = 20
 HOURS = 48
-PG_DB = "aiinfra_feast_online"  # created afresh on the shared Postgres by the tests that use it
-REDIS_DB = 11  # dedicated to these tests on the shared Redis; only this DB is ever flushed
+# One per pytest-xdist worker (gw0, gw1, ...), so two workers never flush or recreate each other's store.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+PG_DB = f"aiinfra_feast_online_{_WORKER}"  # created afresh on the shared Postgres by the tests that use it
+REDIS_DB = 11 + _WORKER  # dedicated to these tests on the shared Redis; only this DB is ever flushed
 
 
 def click_value(user: int, hour: int) -> int:
