@@ -8,7 +8,8 @@ from airflow_aiinfra.spec.checks.common import Issue, check_schedule
 from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.options import SpecOptions
 from airflow_aiinfra.spec.schedules import SPECIAL_SCHEDULES
-from airflow_aiinfra.spec.suggest import did_you_mean
+from airflow_aiinfra.spec.suggest import Suggestions
+from airflow_aiinfra.spec.types import shown
 from airflow_aiinfra.spec.yaml_loader import Path
 
 
@@ -31,21 +32,22 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
             yield (*base, "entities", i, "name"), f"duplicate entity {ent.name!r}"
         seen_entities.add(ent.name)
     names: set[str] = set()
+    entity_hints, source_hints = Suggestions(entities), Suggestions(fs.sources)
     for i, feat in enumerate(fs.features):
         if feat.entity not in entities:
             yield (*base, "features", i, "entity"), (
-                f"unknown entity {feat.entity!r}{did_you_mean(feat.entity, entities)}"
+                f"unknown entity {shown(feat.entity)}{entity_hints.hint(feat.entity)}"
             )
         if feat.name in names:
             yield (*base, "features", i, "name"), f"duplicate feature {feat.name!r}"
         names.add(feat.name)
         if feat.source is not None and feat.source not in fs.sources:
             yield (*base, "features", i, "source"), (
-                f"unknown source {feat.source!r}{did_you_mean(feat.source, set(fs.sources))}"
+                f"unknown source {shown(feat.source)}{source_hints.hint(feat.source)}"
             )
         elif feat.source is None and len(fs.sources) > 1:
             yield (*base, "features", i), (
-                f"feature {feat.name!r} needs 'source': there are several sources ({', '.join(sorted(fs.sources))})"
+                f"feature {feat.name!r} needs 'source': there are several sources ({_listed(fs.sources)})"
             )
     views = fs.view_groups()
     by_name: dict[str, int] = {}
@@ -57,8 +59,9 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
                 f"view {feat.view!r} would hold features with different entity, source, ttl or online flag; "
                 "give them the same values or use another view name"
             )
+    view_sources = {g.source for g in views}
     for name, src in fs.sources.items():
-        used_by_view = any(g.source == name for g in views)
+        used_by_view = name in view_sources
         if src.path and "{{" in src.path and used_by_view:
             yield (*base, "sources", name, "path"), (
                 f"feature sources are registered once by apply, so {src.path!r} cannot use templates; "
@@ -77,14 +80,15 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
     ts = fs.training_set
     if ts is not None:
         known = {f"{g.name}:{f}" for g in views for f in g.features}
+        ref_hints = Suggestions(known)
+        name_hints = Suggestions({k.split(":", 1)[1] for k in known} | known)
         for j, ref in enumerate(ts.features):
             if ":" not in ref:
                 yield (*base, "training_set", "features", j), (
-                    f"{ref!r} is not a feature reference; write it as 'feature_view:feature'"
-                    f"{did_you_mean(ref, {k.split(':', 1)[1] for k in known} | known) if known else ''}"
+                    f"{shown(ref)} is not a feature reference; write it as 'feature_view:feature'{name_hints.hint(ref)}"
                 )
             elif inline and ref not in known:
-                yield (*base, "training_set", "features", j), f"unknown feature {ref!r}{did_you_mean(ref, known)}"
+                yield (*base, "training_set", "features", j), f"unknown feature {shown(ref)}{ref_hints.hint(ref)}"
         if inline and not views:
             yield (*base, "training_set"), "no feature has a source, so there is nothing to build a training set from"
         if fs.repo_path and not ts.features and not fs.feature_service:
@@ -103,3 +107,9 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
             f"{sched!r} has no data intervals; materialization needs a cron expression or preset such as '@hourly'"
         )
     yield from check_schedule(sched, (*base, "materialize", "schedule"))
+
+
+def _listed(names: object, limit: int = 8) -> str:
+    items = sorted(names)  # type: ignore[call-overload]
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more

@@ -14,7 +14,8 @@ from airflow_aiinfra.spec.checks.common import Issue
 from airflow_aiinfra.spec.model.quality import Gate
 from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.options import SpecOptions
-from airflow_aiinfra.spec.suggest import did_you_mean
+from airflow_aiinfra.spec.suggest import Suggestions, did_you_mean
+from airflow_aiinfra.spec.types import shown
 from airflow_aiinfra.spec.yaml_loader import Path
 
 CATALOG = FsPath(__file__).parent.parent / "gx_expectations.json"
@@ -113,6 +114,7 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
     if dq is None:
         return
     stages = {s.name for s in spec.training_pipeline.stages} if spec.training_pipeline else set()
+    known = Suggestions(stages)
     seen: set[str] = set()
     for i, gate in enumerate(dq.gates):
         base: Path = ("data_quality", "gates", i)
@@ -122,7 +124,7 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
         for key in ("before", "after"):
             for j, name in enumerate(getattr(gate, key)):
                 if name not in stages:
-                    yield (*base, key, j), f"unknown stage {name!r}{did_you_mean(name, stages)}"
+                    yield (*base, key, j), f"unknown stage {shown(name)}{known.hint(name)}"
         overlap = set(gate.before) & set(gate.after)
         if overlap:
             yield (*base, "after"), f"stage(s) {sorted(overlap)} are both before and after the gate; that is a cycle"

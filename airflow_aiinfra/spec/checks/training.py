@@ -12,7 +12,8 @@ from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.model.training import Stage
 from airflow_aiinfra.spec.options import SpecOptions
 from airflow_aiinfra.spec.secrets import secret_env_problem
-from airflow_aiinfra.spec.suggest import did_you_mean
+from airflow_aiinfra.spec.suggest import Suggestions
+from airflow_aiinfra.spec.types import shown
 from airflow_aiinfra.spec.yaml_loader import Path
 
 # Pod annotations that switch a container's AppArmor or seccomp confinement off: under the restricted and
@@ -41,10 +42,11 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
             )
         names.setdefault(stage.name, i)
         pods.setdefault(stage.name.replace("_", "-"), i)
+    known = Suggestions(names)
     for i, stage in enumerate(tp.stages):
         for j, dep in enumerate(stage.depends_on):
             if dep not in names:
-                yield (*base, i, "depends_on", j), f"unknown stage {dep!r}{did_you_mean(dep, names)}"
+                yield (*base, i, "depends_on", j), f"unknown stage {shown(dep)}{known.hint(dep)}"
             elif dep == stage.name:
                 yield (*base, i, "depends_on", j), f"stage {dep!r} cannot depend on itself"
         yield from _resources(stage, spec.defaults, (*base, i, "resources"))
