@@ -18,6 +18,7 @@ from airflow_aiinfra.spec.options import SpecOptions
 from airflow_aiinfra.spec.secrets import GENERIC_SECRET
 from airflow_aiinfra.spec.semantics import semantic_issues
 from airflow_aiinfra.spec.suggest import closest, did_you_mean_key
+from airflow_aiinfra.spec.types import shown
 from airflow_aiinfra.spec.yaml_loader import LoadedYaml, Path, decode, format_path, load_yaml
 
 __all__ = ["LoadedSpec", "display_path", "load_spec", "load_spec_text"]
@@ -162,7 +163,15 @@ def _pydantic_issue(doc: LoadedYaml, err: dict[str, Any]) -> SpecIssue:
     return SpecIssue(doc.file, line, col, format_path(path) or "<document>", message)
 
 
+MAX_MESSAGE = 600  # a message quotes bounded slices of values; this caps what a validator might still add
+
+
 def _message(err: dict[str, Any], value: Any) -> str:
+    text = _raw_message(err, value)
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def _raw_message(err: dict[str, Any], value: Any) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
@@ -171,13 +180,13 @@ def _message(err: dict[str, Any], value: Any) -> str:
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
         close = closest(str(value), choices, cutoff=0.5)
         hint = f"; did you mean {close!r}?" if close else ""
-        return f"{value!r} is not allowed; use one of {expected}{hint}"
+        return f"{shown(value)} is not allowed; use one of {expected}{hint}"
     if kind in _BOUNDS:
-        return f"{value!r} is out of range: must be {_BOUNDS[kind]} {next(iter(err['ctx'].values()))}"
+        return f"{shown(value)} is out of range: must be {_BOUNDS[kind]} {next(iter(err['ctx'].values()))}"
     if kind.startswith("spec_"):
         return msg  # our own messages already name the value and the fix
-    shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-    return f"{msg[:1].lower()}{msg[1:]}, got {shown}"
+    got = shown(value) if not isinstance(value, dict | list) else type(value).__name__
+    return f"{msg[:1].lower()}{msg[1:]}, got {got}"
 
 
 _BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}

@@ -136,25 +136,26 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
 
 
 def _order_issues(spec: Spec, gate: Gate, base: Path) -> Iterator[Issue]:
-    """A gate after A and before B is a cycle when B already runs before A."""
+    """A gate after A and before B is a cycle when B already runs before A (B is an ancestor of A).
+
+    One walk up the dependencies from all ``after`` stages, in spec order, labelling each ancestor with the
+    first ``after`` stage that reaches it: linear in stages and edges, however long the lists are."""
     if spec.training_pipeline is None:  # the stage names are reported unknown by spec.checks
         return
-    deps = {s.name: set(s.depends_on) for s in spec.training_pipeline.stages}
-
-    def ancestors(name: str) -> set[str]:
-        out: set[str] = set()
-        todo = list(deps.get(name, ()))
+    deps = {s.name: s.depends_on for s in spec.training_pipeline.stages}
+    reached_from: dict[str, str] = {}
+    for after in gate.after:
+        todo = [d for d in deps.get(after, ()) if d not in reached_from]
         while todo:
-            n = todo.pop()
-            if n not in out:
-                out.add(n)
-                todo.extend(deps.get(n, ()))
-        return out
-
+            node = todo.pop()
+            if node in reached_from:
+                continue
+            reached_from[node] = after
+            todo.extend(d for d in deps.get(node, ()) if d not in reached_from)
     for j, before in enumerate(gate.before):
-        for after in gate.after:
-            if after in deps and before in ancestors(after):
-                yield (*base, "before", j), (
-                    f"stage {before!r} runs before {after!r} (depends_on), so the gate cannot be after "
-                    f"{after!r} and before {before!r}: that is a cycle"
-                )
+        if before in reached_from:
+            after = reached_from[before]
+            yield (*base, "before", j), (
+                f"stage {before!r} runs before {after!r} (depends_on), so the gate cannot be after "
+                f"{after!r} and before {before!r}: that is a cycle"
+            )

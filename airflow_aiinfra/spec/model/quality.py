@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from airflow_aiinfra.spec.types import ConnId, Name, Strict, TemplatedStr, exactly_one
+from airflow_aiinfra.spec.types import ConnId, Name, Strict, TemplatedStr, exactly_one, shown
 
 DataFormat = Literal["parquet", "csv"]
 _SUFFIXES: dict[str, DataFormat] = {
@@ -65,7 +65,7 @@ class DataRef(Strict):
                 self.format = infer_format(self.path)
                 if self.format is None:
                     raise ValueError(
-                        f"cannot tell the format of {self.path!r} from its extension; add format: parquet or csv"
+                        f"cannot tell the format of {shown(self.path)} from its extension; add format: parquet or csv"
                     )
         return self
 
