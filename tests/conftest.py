@@ -56,17 +56,55 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     return "redis://127.0.0.1:6379"
 
 
+_CREATED: set[str] = set()
+
+
+def scoped(name: str) -> str:
+    """A database name of this test process only: concurrent sessions and xdist workers on the shared
+    Postgres never drop each other's databases."""
+    return f"{name}_{os.getpid()}"
+
+
 def fresh_database(name: str) -> str:
-    """Drop and create database ``name`` on the shared Postgres; returns its SQLAlchemy URL."""
+    """Drop and create database ``scoped(name)`` on the shared Postgres; returns its SQLAlchemy URL. Dropped
+    again when the session ends."""
     import psycopg2
 
+    real = scoped(name)
     conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
+        cur.execute(f'DROP DATABASE IF EXISTS "{real}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{real}"')
     conn.close()
-    return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    _CREATED.add(real)
+    return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{real}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_scratch_databases():
+    yield
+    if not _CREATED:
+        return
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    except psycopg2.Error:
+        return
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for name in sorted(_CREATED):
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # An xdist worker's __main__ has neither a spec nor a file, which pyspark (imported by Great Expectations
+    # when it is installed) takes for a doctest run and answers with sys.exit(0). Real task processes have one.
+    _main = sys.modules["__main__"]
+    if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+        _main.__file__ = "<xdist worker>"
 
 
 @pytest.fixture(scope="session")

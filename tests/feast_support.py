@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import scoped
+
 SEED = """\
 feature_store:
   entities:
@@ -33,7 +35,8 @@ USERS = 20
 HOURS = 48
 # One per pytest-xdist worker (gw0, gw1, ...), so two workers never flush or recreate each other's store.
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-PG_DB = f"aiinfra_feast_online_{_WORKER}"  # created afresh on the shared Postgres by the tests that use it
+PG_DB_BASE = "aiinfra_feast_online"  # fresh_database(PG_DB_BASE) creates PG_DB, this process's own
+PG_DB = scoped(PG_DB_BASE)
 REDIS_DB = 11 + _WORKER  # dedicated to these tests on the shared Redis; only this DB is ever flushed
 
 

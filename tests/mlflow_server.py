@@ -13,10 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import VENV_BIN, fresh_database
+from tests.conftest import VENV_BIN, fresh_database, scoped
 
-# One database per test session: concurrent sessions on the shared Postgres must not drop each other's.
-DATABASE = f"aiinfra_test_mlflow_{os.getpid()}"
+# fresh_database() makes it this process's own: concurrent sessions on the shared Postgres never drop each other's.
+DATABASE = "aiinfra_test_mlflow"
 
 
 def free_port() -> int:
@@ -97,5 +97,5 @@ def drop_database() -> None:
     conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        cur.execute(f'DROP DATABASE IF EXISTS "{scoped(DATABASE)}" WITH (FORCE)')
     conn.close()

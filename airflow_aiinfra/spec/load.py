@@ -155,6 +155,7 @@ def _pydantic_issue(doc: LoadedYaml, err: dict[str, Any]) -> SpecIssue:
         line, col, _ = doc.locate(path[:-1])
     elif kind == "spec_version_string":
         raw = doc.raw_numbers.get(path, str(value))
+        raw = raw if len(raw) <= 40 else raw[:39] + "…"
         message = f'version {raw} was read by YAML as the number {value}; quote it: "{raw}"'
         line, col, _ = doc.locate(path)
     else:

@@ -85,7 +85,7 @@ training_pipeline:
 
 @pytest.mark.integration
 def test_dags_test_with_the_metadata_db_on_postgres(airflow_home: AirflowHome, postgres_url: str) -> None:
-    from tests.conftest import fresh_database
+    from tests.conftest import fresh_database, scoped
 
     url = fresh_database("aiinfra_test_airflow_meta")
     airflow_home.extra_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
@@ -96,7 +96,7 @@ def test_dags_test_with_the_metadata_db_on_postgres(airflow_home: AirflowHome, p
     assert run_succeeded(proc), proc.stdout[-3000:]
     import psycopg2
 
-    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname="aiinfra_test_airflow_meta") as conn:
+    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=scoped("aiinfra_test_airflow_meta")) as conn:
         with conn.cursor() as cur:
             cur.execute("SELECT task_id, state FROM task_instance WHERE dag_id = 'localrun__pipeline'")
             assert dict(cur.fetchall()) == {"training.prepare": "success", "training.train": "success",

@@ -21,6 +21,7 @@ from airflow_aiinfra.spec.load import load_spec_text
 from tests.conftest import fresh_database
 from tests.feast_support import (  # noqa: F401
     PG_DB,
+    PG_DB_BASE,
     REDIS_DB,
     T0,
     USERS,
@@ -147,7 +148,7 @@ def make_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.F
             monkeypatch.setenv("AIRFLOW_CONN_FEAST_REDIS", f"{url}/{REDIS_DB}")
         if kind == "postgres":
             request.getfixturevalue("postgres_url")
-            fresh_database(PG_DB)
+            fresh_database(PG_DB_BASE)
             monkeypatch.setenv("AIRFLOW_CONN_FEAST_PG", f"postgresql://postgres@127.0.0.1:5432/{PG_DB}")
         extra = STORES[kind] + ("  materialize: {allow_overwrite_newer: true}\n" if overwrite else "")
         loaded = load_spec_text(inline_spec(name, extra=extra), f"{name}.yaml")

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import VENV_BIN, airflow_env, fresh_database
+from tests.conftest import VENV_BIN, airflow_env, fresh_database, scoped
 
 
 def free_port() -> int:
@@ -23,7 +23,7 @@ def free_port() -> int:
 class Stack:
     def __init__(self, root: Path, database: str, **extra_env: str) -> None:
         self.root = root
-        self.database = database
+        self.database = scoped(database)
         self.port = free_port()
         self.env = airflow_env(
             root / "home", root / "dags", root / "specs",
