@@ -1,4 +1,5 @@
-"""Feast's repo configuration from a store's settings: pure, given a way to look up Airflow connections.
+"""Feast's repo configuration from a store's settings (``contract.FeastStorePayload``, what every Feast
+operator is given): pure, given a way to look up Airflow connections.
 
 Store credentials come from Airflow connections (never from the spec). Nothing here imports Feast, so
 tests check the exact configuration a store gets without one.
@@ -14,29 +15,14 @@ get ``newest`` from a trigger the hook installs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airflow_aiinfra import config
+from airflow_aiinfra.contract import FeastStorePayload
 from airflow_aiinfra.errors import FeastPermanentError
 
 REPLAY_SAFE_ONLINE_STORES = ("sqlite", "redis", "postgres")
-
-
-@dataclass(frozen=True)
-class StoreSettings:
-    """Where a feature store lives (the Feast operators' store arguments). A store type of None: the repo's
-    feature_store.yaml decides."""
-
-    project: str
-    repo_path: str | None = None
-    online_store_type: str | None = None
-    online_store_path: str | None = None
-    online_store_conn_id: str | None = None
-    offline_store_type: str | None = None
-    offline_store_conn_id: str | None = None
-    allow_overwrite_newer: bool = False
 
 
 def redis_connection_string(conn: Any) -> str:
@@ -63,7 +49,7 @@ def postgres_settings(conn: Any) -> dict[str, Any]:
     return out
 
 
-def repo_config_dict(store: StoreSettings, get_connection: Callable[[str], Any],
+def repo_config_dict(store: FeastStorePayload, get_connection: Callable[[str], Any],
                      home: Path | None = None) -> dict[str, Any]:
     """The keyword arguments of Feast's ``RepoConfig`` for a store (no Feast import). ``home`` defaults to
     ``[aiinfra] feast_home``; each inline project gets its own folder there."""

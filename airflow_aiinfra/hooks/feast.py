@@ -22,10 +22,10 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_aiinfra.contract import FeastEntityDef, FeastSourceDef, FeastViewDef
+from airflow_aiinfra.contract import FeastEntityDef, FeastSourceDef, FeastStorePayload, FeastViewDef
 from airflow_aiinfra.errors import ErrorTable, FeastPermanentError, FeastTransientError, map_errors
 from airflow_aiinfra.features.objects import build_objects
-from airflow_aiinfra.features.repo_config import StoreSettings, repo_config_dict
+from airflow_aiinfra.features.repo_config import repo_config_dict
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,11 @@ class Definitions:
 
 
 class FeastHook(BaseHook):
-    """One Feast feature store (:class:`StoreSettings`: the Feast operators' store arguments)."""
+    """One Feast feature store (:class:`FeastStorePayload`: the Feast operators' store arguments)."""
 
     hook_name = "Feast"
 
-    def __init__(self, store: StoreSettings, **kwargs: Any) -> None:
+    def __init__(self, store: FeastStorePayload, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = store
 

@@ -16,9 +16,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airflow_aiinfra.contract import FeastEntityDef, FeastSourceDef, FeastViewDef
+from airflow_aiinfra.contract import FeastEntityDef, FeastSourceDef, FeastStorePayload, FeastViewDef
 from airflow_aiinfra.errors import FeastPermanentError
-from airflow_aiinfra.features.repo_config import StoreSettings
 from airflow_aiinfra.operators.failures import permanent_fails
 
 ONE_US = timedelta(microseconds=1)
@@ -89,8 +88,8 @@ class _FeastOperator(BaseOperator):
         self.allow_overwrite_newer = allow_overwrite_newer
 
     @property
-    def store_settings(self) -> StoreSettings:
-        return StoreSettings(
+    def store_settings(self) -> FeastStorePayload:
+        return FeastStorePayload(
             project=self.project, repo_path=self.repo_path, online_store_type=self.online_store_type,
             online_store_path=self.online_store_path, online_store_conn_id=self.online_store_conn_id,
             offline_store_type=self.offline_store_type, offline_store_conn_id=self.offline_store_conn_id,

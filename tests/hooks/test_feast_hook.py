@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from airflow.sdk import Connection
 
+from airflow_aiinfra.contract import FeastStorePayload
 from airflow_aiinfra.errors import FeastPermanentError, FeastTransientError
-from airflow_aiinfra.features.repo_config import StoreSettings, repo_config_dict
+from airflow_aiinfra.features.repo_config import repo_config_dict
 from airflow_aiinfra.features.values import same
 from airflow_aiinfra.hooks.feast import Definitions, FeastHook, feast_errors
 from airflow_aiinfra.plan.build import build_plans
@@ -39,7 +40,7 @@ def _conn(conn_id: str, uri: str) -> Connection:
 
 # --- pure: configuration ------------------------------------------------------------------------------
 def test_inline_store_defaults_to_sqlite_under_feast_home(tmp_path: Path) -> None:
-    store = StoreSettings(project="clicks", online_store_type="sqlite", offline_store_type="file")
+    store = FeastStorePayload(project="clicks", online_store_type="sqlite", offline_store_type="file")
     data = repo_config_dict(store, lambda c: pytest.fail("no connection needed"), home=tmp_path)
     assert data["online_store"] == {"type": "sqlite", "path": str(tmp_path / "clicks" / "online_store.db")}
     assert data["registry"]["path"] == str(tmp_path / "clicks" / "registry.db")
@@ -52,7 +53,7 @@ def test_inline_store_defaults_to_sqlite_under_feast_home(tmp_path: Path) -> Non
                  "cache.internal:6380,db=2,password=s3cret,ssl=true", id="password-ssl-extra-db"),
 ])
 def test_redis_connection_string_comes_from_the_airflow_connection(uri: str, overwrite: bool, expected: str) -> None:
-    store = StoreSettings(project="p", online_store_type="redis", online_store_conn_id="r",
+    store = FeastStorePayload(project="p", online_store_type="redis", online_store_conn_id="r",
                           allow_overwrite_newer=overwrite)
     data = repo_config_dict(store, lambda cid: _conn(cid, uri), home=Path("/nonexistent"))
     # newest-wins is Redis's own rule; the overwrite policy turns its timestamp check off
@@ -62,7 +63,7 @@ def test_redis_connection_string_comes_from_the_airflow_connection(uri: str, ove
 def test_repo_mode_keeps_the_repos_store_unless_the_spec_sets_one(tmp_path: Path) -> None:
     (tmp_path / "feature_store.yaml").write_text(
         "project: demo\nregistry: data/registry.db\nprovider: local\nonline_store:\n  type: dynamodb\n")
-    store = StoreSettings(project="ignored", repo_path=str(tmp_path))
+    store = FeastStorePayload(project="ignored", repo_path=str(tmp_path))
     with pytest.raises(FeastPermanentError, match="'dynamodb' cannot guarantee the replay policy"):
         repo_config_dict(store, lambda c: None)
     data = repo_config_dict(dataclasses.replace(store, online_store_type="sqlite"), lambda c: None)
@@ -154,7 +155,7 @@ def make_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.F
         loaded = load_spec_text(inline_spec(name, extra=extra), f"{name}.yaml")
         plan = build_plans(loaded, PlanOptions(bundle_root=str(tmp_path)))[0]
         p = plan.task("features.apply").payload
-        hook = FeastHook(StoreSettings(**{f.name: getattr(p, f.name) for f in dataclasses.fields(StoreSettings)}))
+        hook = FeastHook(FeastStorePayload(**{f.name: getattr(p, f.name) for f in dataclasses.fields(FeastStorePayload)}))
         hook.definitions = Definitions(p.entities, p.sources, p.feature_views)
         return hook
 
