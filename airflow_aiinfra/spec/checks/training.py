@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from airflow_aiinfra.spec import quantities
+from airflow_aiinfra.spec.checks import distributed, env
 from airflow_aiinfra.spec.checks.common import Issue, find_cycle
 from airflow_aiinfra.spec.model.defaults import Defaults
 from airflow_aiinfra.spec.model.root import Spec
@@ -33,6 +34,9 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
             elif dep == stage.name:
                 yield (*base, i, "depends_on", j), f"stage {dep!r} cannot depend on itself"
         yield from _resources(stage, spec.defaults, (*base, i, "resources"))
+        yield from _pool(stage, spec.defaults, (*base, i))
+        yield from distributed.stage_issues(stage, (*base, i))
+        yield from env.reserved_env_issues(stage, (*base, i))
     graph = {s.name: [d for d in s.depends_on if d in names and d != s.name] for s in tp.stages}
     cycle = find_cycle(graph)
     if cycle:
@@ -49,12 +53,27 @@ def _resources(stage: Stage, defaults: Defaults, path: Path) -> Iterator[Issue]:
         req = req or getattr(res, key, None)
         if req and lim and quantities.to_number(req) > quantities.to_number(lim):
             yield (*path, "limits", key), f"limit {lim!r} is below the request {req!r}; raise the limit"
-    pool = stage.pool_name(defaults.gpu_pool)
-    slots = defaults.pool_slots(pool)
-    if res.gpu and slots is not None and stage.pool_slots > slots:
-        yield (*path, "gpu"), (
-            f"asks for {res.gpu} GPUs but pool {pool!r} has only {slots} slots "
-            "(defaults.gpu_pool_slots); it would stay queued forever: lower gpu or raise gpu_pool_slots"
-        )
     if res.gpu == 0 and res.gpu_vendor:
         yield (*path, "gpu_vendor"), "gpu_vendor is set but gpu is 0; set gpu or remove gpu_vendor"
+
+
+def _pool(stage: Stage, defaults: Defaults, path: Path) -> Iterator[Issue]:
+    """A task asking for more slots than its pool has would stay queued forever. GPU pools count the whole
+    job (``Stage.pool_slots``): nodes × GPUs per node, or every Spark executor's and the driver's GPUs."""
+    pool = stage.pool_name(defaults.gpu_pool)
+    slots = defaults.pool_slots(pool)
+    if not stage.job_gpus or slots is None or stage.pool_slots <= slots:
+        return
+    gpu, d, sp = stage.resources.gpu, stage.distributed, stage.spark
+    if d is not None:
+        where, what, fix = (*path, "distributed", "nodes"), f"{d.nodes} nodes × {gpu} GPUs", "lower nodes or gpu,"
+    elif sp is not None:
+        what = f"{sp.executors.most} executors × {sp.executor.gpu} GPUs" + (
+            f" + {sp.driver.gpu} for the driver" if sp.driver.gpu else "")
+        where, fix = (*path, "spark", "executors"), "use fewer executors or GPUs,"
+    else:
+        where, what, fix = (*path, "resources", "gpu"), "", "lower gpu"
+    yield where, (
+        f"asks for {stage.job_gpus} GPUs{f' ({what})' if what else ''} but pool {pool!r} has only {slots} slots "
+        f"(defaults.gpu_pool_slots); it would stay queued forever: {fix} or raise gpu_pool_slots"
+    )
