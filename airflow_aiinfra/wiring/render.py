@@ -14,10 +14,9 @@ from airflow_aiinfra.plan.model import DagPlan
 def pods_of(dag: Any) -> dict[str, dict[str, Any]]:
     """task_id → pod manifest (a plain dict) for every pod-running task of a DAG."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import SparkKubernetesOperator
 
     from airflow_aiinfra.kube.client_models import to_yaml
-
-    from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import SparkKubernetesOperator
 
     out = {}
     for task in dag.tasks:

@@ -59,7 +59,8 @@ def _distributed(stage: Stage, path: Path) -> Iterator[Issue]:
             Topology(nodes=d.nodes, procs_per_node=procs,
                      parallelism=Parallelism(data=p.data, tensor=p.tensor, pipeline=p.pipeline))
         except ValueError as exc:
-            yield (*at, "parallelism"), str(exc)
+            default = f" (procs_per_node defaults to the {gpu} GPUs per node)" if d.procs_per_node is None and gpu else ""
+            yield (*at, "parallelism"), f"{exc}{default}"
     if d.runtime is not None and d.job != "trainjob":
         yield (*at, "runtime"), f"runtime {d.runtime!r} is for job: trainjob only; remove it for job: {d.job}"
     try:
