@@ -31,6 +31,10 @@ class SparkStageOperator(SparkKubernetesOperator):
     """
 
     template_fields = [*SparkKubernetesOperator.template_fields, "application", "application_args", "env"]
+    # The provider treats any templated string ending in .yaml/.yml/.json as a template *file* to load (for its
+    # application_file); the application always comes as template_spec here, so an argument such as
+    # "s3a://bucket/conf.json" must stay a string.
+    template_ext: tuple[str, ...] = ()
     operator_extra_links = (MlflowRunLink(),)
 
     def __init__(

@@ -37,7 +37,8 @@ training_pipeline:
       distributed: {{framework: pytorch, nodes: 2, job: {job}}}
     - name: daily_totals
       image: spark:4.0.0
-      spark: {{application: jobs/daily_totals.py, executors: 2, executor: {{cpu: "2", memory: 4Gi}}}}
+      spark: {{application: jobs/daily_totals.py, arguments: ["s3a://b/{{{{ ds }}}}/conf.json"], executors: 2,
+              executor: {{cpu: "2", memory: 4Gi}}}}
 experiment: {{name: seed, tracking_uri: "http://mlflow:5000"}}
 """
 
@@ -139,3 +140,4 @@ def test_spec_built_spark_operator_sends_a_valid_application_named_per_run(on_cl
     assert spec["executor"]["instances"] == 2 and spec["executor"]["memory"] == "4096m"
     env = {e["name"]: e.get("value") for e in spec["driver"]["env"]}
     assert env["MLFLOW_RUN_ID"] == "run-123"  # rendered for this run, as in every rank of a training job
+    assert spec["arguments"] == ["s3a://b/2024-06-01/conf.json"]  # a string, not a template file to load
