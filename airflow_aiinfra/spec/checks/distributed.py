@@ -13,17 +13,17 @@ from airflow_aiinfra.spec.yaml_loader import Path
 
 # Spark settings the spec's own keys own: conf may not set them behind the spec's back.
 SPARK_OWNED_CONF = {
-    "spark.driver.memory": "spark.driver.memory",
-    "spark.driver.cores": "spark.driver.cpu",
-    "spark.driver.memoryOverhead": "spark.driver.memory_overhead",
-    "spark.executor.memory": "spark.executor.memory",
-    "spark.executor.cores": "spark.executor.cpu",
-    "spark.executor.memoryOverhead": "spark.executor.memory_overhead",
-    "spark.executor.instances": "spark.executors",
-    "spark.dynamicAllocation.enabled": "spark.executors (a {min, max} range)",
-    "spark.dynamicAllocation.minExecutors": "spark.executors.min",
-    "spark.dynamicAllocation.maxExecutors": "spark.executors.max",
-    "spark.master": "the runner ([aiinfra] runner)",
+    "spark.driver.memory": "the stage's spark.driver.memory",
+    "spark.driver.cores": "the stage's spark.driver.cpu",
+    "spark.driver.memoryOverhead": "the stage's spark.driver.memory_overhead",
+    "spark.executor.memory": "the stage's spark.executor.memory",
+    "spark.executor.cores": "the stage's spark.executor.cpu",
+    "spark.executor.memoryOverhead": "the stage's spark.executor.memory_overhead",
+    "spark.executor.instances": "the stage's spark.executors",
+    "spark.dynamicAllocation.enabled": "the stage's spark.executors (a {min, max} range)",
+    "spark.dynamicAllocation.minExecutors": "the stage's spark.executors.min",
+    "spark.dynamicAllocation.maxExecutors": "the stage's spark.executors.max",
+    "spark.master": "the runner (the Spark operator on a cluster, local[N] under the local runner)",
 }
 
 
@@ -99,6 +99,6 @@ def _spark(stage: Stage, path: Path) -> Iterator[Issue]:
         yield (*at, "type"), f"a {sp.type} application needs spark.main_class (the class with main())"
     for key in sp.conf:
         if key in SPARK_OWNED_CONF:
-            yield (*at, "conf", key), f"{key} comes from the stage's {SPARK_OWNED_CONF[key]}: set it there, not in conf"
+            yield (*at, "conf", key), f"{key} is set from {SPARK_OWNED_CONF[key]}; remove it from conf"
         elif not key.startswith("spark."):
             yield (*at, "conf", key), f"{key!r} is not a Spark setting (spark-submit ignores keys not starting 'spark.')"
