@@ -1,5 +1,8 @@
 """Stages leave the environment variables the product sets alone (``contract.RESERVED_ENV``, one list).
 
+(The same rule, with the same message, is being added to ``checks/training.py`` on main: once both are there,
+the issues are identical and reported once; this module can then go.)
+
 A stage's own value would be overwritten, or would silently win over the product's (a rank with the
 wrong ``WORLD_SIZE`` hangs at rendezvous): either way it is a located error naming who sets the variable.
 The MLflow names are checked by ``checks/experiment.py``, and only when the spec has an experiment (without
@@ -19,4 +22,5 @@ from airflow_aiinfra.spec.yaml_loader import Path
 def reserved_env_issues(stage: Stage, path: Path) -> Iterator[Issue]:
     for key in stage.env:
         if key in RESERVED_ENV and key not in MLFLOW_ENV:
-            yield (*path, "env", key), f"{key} is set by {RESERVED_ENV[key]}; remove it from the stage's env"
+            yield (*path, "env", key), (
+                f"{key} is set by {RESERVED_ENV[key]}; a stage may not set it: remove it from env")

@@ -34,15 +34,15 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
             elif dep == stage.name:
                 yield (*base, i, "depends_on", j), f"stage {dep!r} cannot depend on itself"
         yield from _resources(stage, spec.defaults, (*base, i, "resources"))
-        yield from _pool(stage, spec.defaults, (*base, i))
-        yield from distributed.stage_issues(stage, (*base, i))
-        yield from env.reserved_env_issues(stage, (*base, i))
     graph = {s.name: [d for d in s.depends_on if d in names and d != s.name] for s in tp.stages}
     cycle = find_cycle(graph)
     if cycle:
         # report at the first stage of the cycle; graph edges point at dependencies, print data flow
         flow = list(reversed(cycle))
         yield (*base, names[cycle[0]], "depends_on"), "dependency cycle: " + " → ".join(flow)
+    for i, stage in enumerate(tp.stages):  # distributed / Spark stages, and the env names the product sets
+        yield from distributed.stage_issues(stage, (*base, i))
+        yield from env.reserved_env_issues(stage, (*base, i))
 
 
 def _resources(stage: Stage, defaults: Defaults, path: Path) -> Iterator[Issue]:
@@ -53,27 +53,21 @@ def _resources(stage: Stage, defaults: Defaults, path: Path) -> Iterator[Issue]:
         req = req or getattr(res, key, None)
         if req and lim and quantities.to_number(req) > quantities.to_number(lim):
             yield (*path, "limits", key), f"limit {lim!r} is below the request {req!r}; raise the limit"
-    if res.gpu == 0 and res.gpu_vendor:
-        yield (*path, "gpu_vendor"), "gpu_vendor is set but gpu is 0; set gpu or remove gpu_vendor"
-
-
-def _pool(stage: Stage, defaults: Defaults, path: Path) -> Iterator[Issue]:
-    """A task asking for more slots than its pool has would stay queued forever. GPU pools count the whole
-    job (``Stage.pool_slots``): nodes × GPUs per node, or every Spark executor's and the driver's GPUs."""
+    # GPU pools count the whole job (Stage.pool_slots): nodes × GPUs per node, or the Spark executors' GPUs
     pool = stage.pool_name(defaults.gpu_pool)
     slots = defaults.pool_slots(pool)
-    if not stage.job_gpus or slots is None or stage.pool_slots <= slots:
-        return
-    gpu, d, sp = stage.resources.gpu, stage.distributed, stage.spark
-    if d is not None:
-        where, what, fix = (*path, "distributed", "nodes"), f"{d.nodes} nodes × {gpu} GPUs", "lower nodes or gpu,"
-    elif sp is not None:
-        what = f"{sp.executors.most} executors × {sp.executor.gpu} GPUs" + (
-            f" + {sp.driver.gpu} for the driver" if sp.driver.gpu else "")
-        where, fix = (*path, "spark", "executors"), "use fewer executors or GPUs,"
-    else:
-        where, what, fix = (*path, "resources", "gpu"), "", "lower gpu"
-    yield where, (
-        f"asks for {stage.job_gpus} GPUs{f' ({what})' if what else ''} but pool {pool!r} has only {slots} slots "
-        f"(defaults.gpu_pool_slots); it would stay queued forever: {fix} or raise gpu_pool_slots"
-    )
+    if stage.job_gpus and slots is not None and stage.pool_slots > slots:
+        where, what, fix = (*path, "gpu"), "", "lower gpu"
+        if (d := stage.distributed) is not None:
+            where, what, fix = (*path[:-1], "distributed", "nodes"), f" ({d.nodes} nodes × {res.gpu} GPUs)", (
+                "lower nodes or gpu,")
+        elif (sp := stage.spark) is not None:
+            where, fix = (*path[:-1], "spark", "executors"), "use fewer executors or GPUs,"
+            what = f" ({sp.executors.most} executors × {sp.executor.gpu} GPUs" + (
+                f" + {sp.driver.gpu} for the driver)" if sp.driver.gpu else ")")
+        yield where, (
+            f"asks for {stage.job_gpus} GPUs{what} but pool {pool!r} has only {slots} slots "
+            f"(defaults.gpu_pool_slots); it would stay queued forever: {fix} or raise gpu_pool_slots"
+        )
+    if res.gpu == 0 and res.gpu_vendor:
+        yield (*path, "gpu_vendor"), "gpu_vendor is set but gpu is 0; set gpu or remove gpu_vendor"
