@@ -20,7 +20,7 @@ def get_provider_info() -> dict:
         "package-name": "airflow-aiinfra",
         "name": "AI Infra",
         "description": "DAG factory and operators for ML platforms: Kubernetes training stages, "
-        "Great Expectations gates, MLflow tracking and registration, Feast features.",
+        "distributed training jobs and Spark stages, Great Expectations gates, MLflow tracking and registration, Feast features.",
         "versions": [__version__],
         "integrations": [
             {"integration-name": "AI Infra", "external-doc-url": "https://airflow-aiinfra.dev/", "tags": ["software"]},
@@ -38,6 +38,8 @@ def get_provider_info() -> dict:
                 "airflow_aiinfra.operators.feast",
                 "airflow_aiinfra.operators.spec_error",
                 "airflow_aiinfra.operators.training_job",
+                "airflow_aiinfra.operators.distributed",
+                "airflow_aiinfra.operators.spark",
             ]},
         ],
         "hooks": [

@@ -35,6 +35,15 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": "local",
         "default": "kubernetes",
     },
+    "max_local_procs": {
+        "description": "Most processes a distributed stage starts under the local runner (all simulated "
+        "nodes together). A larger topology is shrunk to fit (fewer nodes or processes, data-parallel "
+        "degree adjusted), and the task log says so.",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": "8",
+        "default": "4",
+    },
     "parse_shards": {
         "description": "Split the specs across this many parse units (dags/aiinfra_dags_<i>.py files, "
         "see `aiinfra shards`), so one slow or broken unit never hides the others.",
@@ -141,6 +150,13 @@ def _int(key: str) -> int:
 
 def default_uid() -> int:
     return _int("default_run_as_user")
+
+
+def max_local_procs() -> int:
+    value = _int("max_local_procs")
+    if value < 1:
+        raise ValueError(f"[aiinfra] max_local_procs = {value}: use a whole number >= 1")
+    return value
 
 
 def parse_shards() -> int:

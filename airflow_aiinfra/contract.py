@@ -28,6 +28,8 @@ class TaskKind(StrEnum):
     MLFLOW_START_RUN = "mlflow_start_run"
     MLFLOW_REGISTER_MODEL = "mlflow_register_model"
     MLFLOW_END_RUN = "mlflow_end_run"
+    DISTRIBUTED_JOB = "distributed_job"
+    SPARK = "spark"
 
 
 # --- task groups and ids shared by several modules ---------------------------------------------------------
@@ -71,12 +73,31 @@ MLFLOW_TRACKING_URI_TEMPLATE = (
 # `experiment` (spec/checks/experiment.py), the training-set variable (its configured name) with a
 # `feature_store.training_set` (spec/checks/features.py).
 MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")
+# What every rank of a distributed stage finds in its environment (docs/distributed.md), name → meaning.
+DISTRIBUTED_ENV: dict[str, str] = {
+    "WORLD_SIZE": "total processes: nodes × procs_per_node",
+    "NPROC_PER_NODE": "processes per node (torchrun's --nproc-per-node)",
+    "AIINFRA_NNODES": "number of nodes",
+    "AIINFRA_BACKEND": "torch.distributed backend to initialise: nccl or gloo",
+    "AIINFRA_PARALLEL_DATA": "data-parallel degree",
+    "AIINFRA_PARALLEL_TENSOR": "tensor-parallel degree",
+    "AIINFRA_PARALLEL_PIPELINE": "pipeline-parallel degree",
+    "AIINFRA_CHECKPOINT_DIR": "checkpoint directory of this DAG run and task: a retried job resumes from it",
+}
+# Set by torchrun or the job controller (PET_* are torchrun's flag defaults, which the controllers set).
+LAUNCHER_ENV = (
+    "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID",
+    "PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT",
+)
 RESERVED_ENV: dict[str, str] = {
     # the GPUs a stage may see follow its `resources.gpu`; on nodes with the NVIDIA runtime
     # NVIDIA_VISIBLE_DEVICES=all would expose every GPU of the node to a CPU stage
     **{name: "the product from resources.gpu (the device plugin or the local runner)" for name in (
         "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES", "ROCR_VISIBLE_DEVICES",
         "HIP_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL")},
+    **{name: "the `distributed` section (every rank's topology and checkpoint directory)"
+       for name in DISTRIBUTED_ENV},
+    **{name: "PyTorch's launcher (torchrun) or the job controller" for name in LAUNCHER_ENV},
 }
 
 
@@ -227,6 +248,91 @@ class MlflowEndRunPayload(Payload):
     stage_task_ids: list[str] = dataclasses.field(default_factory=list)
 
 
+class CustomObject(TypedDict):
+    """A Kubernetes custom resource as the API server receives it (JSON, camelCase)."""
+
+    apiVersion: str  # noqa: N815 - Kubernetes' own key
+    kind: str
+    metadata: dict[str, Any]
+    spec: dict[str, Any]
+
+
+class SparkTemplate(TypedDict):
+    """The provider's ``SparkKubernetesOperator(template_spec=...)``: the SparkApplication under ``spark``."""
+
+    spark: CustomObject
+
+
+class TopologyDef(TypedDict):
+    """``distributed.topology.Topology`` as plain data; ``parallelism`` is {data, tensor, pipeline} or None."""
+
+    nodes: int
+    procs_per_node: int
+    backend: str
+    parallelism: dict[str, int] | None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DistributedJobPayload(Payload):
+    """A distributed training stage (``DistributedJobOperator``). On a cluster: ``body``, the TrainJob or
+    PyTorchJob rendered from the stage's pod and topology (its name is set per DAG run and task by the
+    operator). Under the local runner: ``command`` under torchrun with ``topology``, ``env`` and ``cwd``."""
+
+    body: CustomObject
+    kubernetes_conn_id: str = "kubernetes_default"
+    deferrable: bool = True
+    poll_interval: float = 30.0
+    on_finish_action: str = "delete_job"
+    command: list[str] = dataclasses.field(default_factory=list)
+    topology: TopologyDef
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    gpu_count: int = 0
+    checkpoint_dir: str | None = None
+    local_cwd: str | None = None
+    record_outcome: bool = False
+
+
+class SparkRoleDef(TypedDict):
+    """``kube.spark.SparkRole`` as plain data (Kubernetes quantities, as declared)."""
+
+    cpu: str
+    memory: str
+    memory_overhead: str | None
+    gpu: int
+    gpu_resource: str
+
+
+class ExecutorsDef(TypedDict):
+    """``kube.spark.Executors``: a ``count``, or ``min_count``..``max_count`` (the others None)."""
+
+    count: int | None
+    min_count: int | None
+    max_count: int | None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SparkPayload(Payload):
+    """A Spark stage (``SparkStageOperator``, the provider's ``SparkKubernetesOperator``). On a cluster:
+    ``template_spec`` = {"spark": the SparkApplication}; its name is set per DAG run and task. Under the
+    local runner: ``application`` (as written in the spec) under ``spark-submit --master local[N]``."""
+
+    template_spec: SparkTemplate
+    namespace: str = "default"
+    kubernetes_conn_id: str = "kubernetes_default"
+    random_name_suffix: bool = False
+    delete_on_termination: bool = True
+    get_logs: bool = True
+    application: str
+    application_args: list[str] = dataclasses.field(default_factory=list)
+    spark_conf: dict[str, str] = dataclasses.field(default_factory=dict)
+    driver_resources: SparkRoleDef
+    executor_resources: SparkRoleDef
+    executors: ExecutorsDef
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    local_cwd: str | None = None
+    record_outcome: bool = False
+
+
 PAYLOAD_TYPES: dict[TaskKind, type[Payload]] = {
     TaskKind.STAGE: StagePayload,
     TaskKind.DQ_GATE: GatePayload,
@@ -237,4 +343,6 @@ PAYLOAD_TYPES: dict[TaskKind, type[Payload]] = {
     TaskKind.MLFLOW_START_RUN: MlflowStartRunPayload,
     TaskKind.MLFLOW_REGISTER_MODEL: MlflowRegisterModelPayload,
     TaskKind.MLFLOW_END_RUN: MlflowEndRunPayload,
+    TaskKind.DISTRIBUTED_JOB: DistributedJobPayload,
+    TaskKind.SPARK: SparkPayload,
 }

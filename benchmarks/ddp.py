@@ -5,7 +5,7 @@
 2. The launcher's overhead: wall time of the same short run under LocalTorchRun (torchrun,
    1 × 1) minus running the script directly with ``python``.
 
-Usage: ``.venv/bin/python benchmarks/ddp.py [--repeats 3]``; results in benchmarks/DDP.md.
+Usage: ``.venv/bin/python benchmarks/ddp.py [--repeats 3]``; results in benchmarks/README.md (Local DDP stage).
 """
 
 from __future__ import annotations

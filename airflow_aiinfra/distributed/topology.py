@@ -10,30 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from airflow_aiinfra.contract import DISTRIBUTED_ENV
+
 Backend = Literal["nccl", "gloo"]
 BACKENDS: tuple[str, ...] = ("nccl", "gloo")
 
-# What every rank finds in its environment, beside the launcher's own RANK/LOCAL_RANK/MASTER_*.
-ENV_DOC: dict[str, str] = {
-    "WORLD_SIZE": "total processes: nodes × procs_per_node",
-    "NPROC_PER_NODE": "processes per node (torchrun's --nproc-per-node)",
-    "AIINFRA_NNODES": "number of nodes",
-    "AIINFRA_BACKEND": "torch.distributed backend to initialise: nccl or gloo",
-    "AIINFRA_PARALLEL_DATA": "data-parallel degree",
-    "AIINFRA_PARALLEL_TENSOR": "tensor-parallel degree",
-    "AIINFRA_PARALLEL_PIPELINE": "pipeline-parallel degree",
-    "AIINFRA_CHECKPOINT_DIR": "checkpoint directory of this DAG run and task: a retried job resumes from it",
-}
-# Names the launcher or the job controller sets: a stage's own env must not use them.
-LAUNCHER_ENV: tuple[str, ...] = (
-    "RANK",
-    "LOCAL_RANK",
-    "LOCAL_WORLD_SIZE",
-    "GROUP_RANK",
-    "MASTER_ADDR",
-    "MASTER_PORT",
-)
-RESERVED_ENV: tuple[str, ...] = (*ENV_DOC, *LAUNCHER_ENV)
+# What every rank finds in its environment, beside the launcher's own RANK/LOCAL_RANK/MASTER_*. The names are
+# spelled once, in the contract, whose RESERVED_ENV keeps a stage's own env from setting them.
+ENV_DOC: dict[str, str] = DISTRIBUTED_ENV
 
 
 @dataclass(frozen=True)

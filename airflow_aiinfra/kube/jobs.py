@@ -205,8 +205,3 @@ def build_job(kind: JobKindName, pod: PodPlan, topology: Topology, **kwargs: Any
     builders = {"trainjob": build_trainjob, "pytorchjob": build_pytorchjob}
     job_kind(kind)
     return builders[kind](pod, topology, **kwargs)
-
-
-def pool_slots(pod: PodPlan, topology: Topology) -> int:
-    """GPU pools count the whole job: nodes × GPUs per node (at least 1 slot)."""
-    return max(1, topology.nodes * pod.gpu)

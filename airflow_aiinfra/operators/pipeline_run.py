@@ -88,25 +88,40 @@ def log_to_pipeline_run(
 
 
 @contextmanager
-def stage_outcome(context: Any) -> Iterator[None]:
+def stage_outcome(context: Any, *, resumed: bool = False) -> Iterator[None]:
     """Wraps a stage's execute(): pushes ``{state, seconds, try_number}`` (success / failed / skipped) as the
-    XCom ``stage_outcome``, which ``mlflow.end_run`` logs on the pipeline's run. Never fails the stage."""
-    from airflow.sdk.exceptions import AirflowSkipException
+    XCom ``stage_outcome``, which ``mlflow.end_run`` logs on the pipeline's run. Never fails the stage.
+
+    A deferral is not an outcome: nothing is pushed until the task resumes, where ``resumed=True`` counts
+    the seconds from the try's start (kept by Airflow across the deferral)."""
+    from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
 
     started = time.monotonic()
-    state = "failed"
+    ti = context.get("ti")
+    start_date = getattr(ti, "start_date", None) if resumed else None
+    state: str | None = "failed"
     try:
         yield
         state = "success"
     except AirflowSkipException:
         state = "skipped"
         raise
+    except TaskDeferred:
+        state = None
+        raise
     finally:
-        ti = context.get("ti")
-        if ti is not None:
+        if ti is not None and state is not None:
+            seconds = time.monotonic() - started
+            if start_date is not None:
+                from datetime import UTC, datetime
+
+                try:
+                    seconds = (datetime.now(UTC) - start_date).total_seconds()
+                except TypeError:  # a naive start date: keep the resumed part only
+                    pass
             try:
                 ti.xcom_push(key=XCOM_STAGE_OUTCOME, value={
-                    "state": state, "seconds": round(time.monotonic() - started, 3),
+                    "state": state, "seconds": round(seconds, 3),
                     "try_number": int(getattr(ti, "try_number", 0) or 0)})
             except Exception as exc:  # the stage's own outcome matters more than this record of it
                 log.warning("could not record the stage outcome: %s", exc)

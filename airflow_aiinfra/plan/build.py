@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from airflow_aiinfra.plan.context import PlanContext, PlanOptions
 from airflow_aiinfra.plan.dags import dag_plan, pipeline_dag_id
+from airflow_aiinfra.plan.distributed import plan_distributed
 from airflow_aiinfra.plan.experiment import plan_experiment
 from airflow_aiinfra.plan.features import plan_feature_tasks, plan_materialize_dag
 from airflow_aiinfra.plan.graph import PlanGraph
@@ -22,8 +23,10 @@ SectionPlanner = Callable[[PlanContext, PlanGraph], None]
 DagPlanner = Callable[[PlanContext], "DagPlan | None"]
 
 # Order matters: later planners place their tasks relative to the ones already planned.
-# training first (stages), then what is placed around stages, then the MLflow run around everything.
-SECTION_PLANNERS: list[SectionPlanner] = [plan_training, plan_feature_tasks, plan_quality, plan_experiment]
+# training first (stages), then what is placed around stages, then the MLflow run around everything; last,
+# distributed/Spark stages are rendered into their jobs from the pods the others have finished.
+SECTION_PLANNERS: list[SectionPlanner] = [plan_training, plan_feature_tasks, plan_quality, plan_experiment,
+                                          plan_distributed]
 DAG_PLANNERS: list[DagPlanner] = [plan_materialize_dag]
 PIPELINE_SECTIONS = ("training_pipeline", "data_quality", "experiment", "model_serving")
 

@@ -78,6 +78,18 @@ def _gate() -> type:
     return DataQualityOperator
 
 
+def _distributed_job() -> type:
+    from airflow_aiinfra.operators.distributed import DistributedJobOperator
+
+    return DistributedJobOperator
+
+
+def _spark() -> type:
+    from airflow_aiinfra.operators.spark import SparkStageOperator
+
+    return SparkStageOperator
+
+
 def _feast(name: str) -> Callable[[], type]:
     def load() -> type:
         from airflow_aiinfra.operators import feast
@@ -106,6 +118,8 @@ BUILDERS: dict[TaskKind, Builder] = {
     TaskKind.MLFLOW_START_RUN: Builder(_mlflow("MlflowStartRunOperator")),
     TaskKind.MLFLOW_REGISTER_MODEL: Builder(_mlflow("MlflowRegisterModelOperator")),
     TaskKind.MLFLOW_END_RUN: Builder(_mlflow("MlflowEndRunOperator")),
+    TaskKind.DISTRIBUTED_JOB: Builder(_distributed_job),
+    TaskKind.SPARK: Builder(_spark),
 }
 
 

@@ -1,22 +1,39 @@
-"""``aiinfra render SPEC``: each DAG's tasks and dependencies, and every pod as Kubernetes YAML,
-built by the provider's own ``build_pod_request_obj(dry_run=True)``: no cluster, no kube config."""
+"""``aiinfra render SPEC``: each DAG's tasks and dependencies, every pod as Kubernetes YAML, built by the
+provider's own ``build_pod_request_obj(dry_run=True)``, and every TrainJob, PyTorchJob and SparkApplication
+as the plan renders it (kube.jobs / kube.spark): no cluster, no kube config."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from airflow_aiinfra.contract import DistributedJobPayload, SparkPayload
+from airflow_aiinfra.plan.model import DagPlan
+
 
 def pods_of(dag: Any) -> dict[str, dict[str, Any]]:
     """task_id → pod manifest (a plain dict) for every pod-running task of a DAG."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import SparkKubernetesOperator
 
     from airflow_aiinfra.kube.client_models import to_yaml
 
     out = {}
     for task in dag.tasks:
-        if isinstance(task, KubernetesPodOperator):
+        # a SparkKubernetesOperator is a KPO whose own pod means nothing: its SparkApplication is the object
+        if isinstance(task, KubernetesPodOperator) and not isinstance(task, SparkKubernetesOperator):
             out[task.task_id] = to_yaml(task.build_pod_request_obj(dry_run=True))
+    return out
+
+
+def custom_objects_of(plan: DagPlan) -> dict[str, dict[str, Any]]:
+    """task_id → the custom object (TrainJob, PyTorchJob, SparkApplication) a task creates, as planned."""
+    out: dict[str, dict[str, Any]] = {}
+    for task in plan.tasks:
+        if isinstance(task.payload, DistributedJobPayload):
+            out[task.task_id] = dict(task.payload.body)
+        elif isinstance(task.payload, SparkPayload):
+            out[task.task_id] = dict(task.payload.template_spec["spark"])
     return out
 
 
@@ -43,4 +60,7 @@ def render_spec(path: str) -> str:
         chunks.append("\n".join(lines))
         for task_id, manifest in pods_of(dag).items():
             chunks.append(f"# pod of {plan.dag_id}.{task_id}\n" + yaml.safe_dump(manifest, sort_keys=False))
+        for task_id, obj in custom_objects_of(plan).items():
+            chunks.append(f"# {obj['kind']} of {plan.dag_id}.{task_id} (metadata.name is set per DAG run: the "
+                          f"same for every try)\n" + yaml.safe_dump(obj, sort_keys=False))
     return "\n---\n".join(chunks) + "\n"

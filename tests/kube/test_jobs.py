@@ -191,11 +191,6 @@ def test_job_name_is_deterministic_per_run_and_task_and_a_dns_label() -> None:
     )
 
 
-def test_pool_slots_count_the_whole_job() -> None:
-    assert jobs.pool_slots(seed_training_pod(), TOPO) == 8
-    assert jobs.pool_slots(cpu_pod(), TOPO) == 1
-
-
 def test_topology_mlflow_params() -> None:
     assert TOPO.mlflow_params()["distributed.world_size"] == "8"
     assert TOPO.mlflow_params()["distributed.parallel_tensor"] == "2"

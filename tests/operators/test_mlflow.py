@@ -181,4 +181,4 @@ print(sorted(t["__var"]["task_id"] for t in ops
     assert lines[-2] == "False True"
     assert lines[-1] == str(sorted(["mlflow.start_run", "mlflow.register_model", "mlflow.end_run",
                                     "training.data_preparation", "training.model_training",
-                                    "training.model_validation"]))
+                                    "training.ddp_training", "training.model_validation"]))

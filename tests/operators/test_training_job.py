@@ -256,7 +256,8 @@ def test_timeout_event_and_deleted_job(k8s_api: FakeKubeAPI, k8s_conn: str) -> N
         poll_interval=0.05,
     )
     k8s_api.fail_next("GET", f"/trainjobs/{NAME}$", code=503, times=2)  # transient blips are retried
-    event = run_trigger(TrainingJobTrigger(**base, deadline=time.time() + 0.5))
+    # the deadline leaves room for the client's first connection on a loaded machine (0.5 s was flaky)
+    event = run_trigger(TrainingJobTrigger(**base, deadline=time.time() + 2))
     assert event["status"] == "timeout" and "did not finish before its deadline" in event["reason"]
     assert [r.code for r in k8s_api.requests("GET", f"/trainjobs/{NAME}$")][:3] == [503, 503, 200]
     event = run_trigger(TrainingJobTrigger(**{**base, "name": "gone"}))

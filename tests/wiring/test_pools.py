@@ -56,3 +56,18 @@ def test_a_custom_pool_is_not_sized_to_the_default_pools_slots(tmp_path: Path) -
     needs, errors = pool_needs([str(_write(tmp_path, 16, "a100"))])
     assert errors == []
     assert needs["a100"].declared is None and needs["a100"].largest == 16
+
+
+@pytest.mark.parametrize(("nodes", "fits"), [pytest.param(4, True, id="4x2-fits-8"), pytest.param(5, False, id="5x2")])
+def test_a_distributed_job_takes_nodes_times_gpus_slots(tmp_path: Path, nodes: int, fits: bool) -> None:
+    """GPU pools count the whole job, in the spec check and in `aiinfra pools` alike."""
+    path = tmp_path / "dist.yaml"
+    path.write_text("name: gpus\ndefaults: {gpu_pool_slots: 8}\ntraining_pipeline:\n  stages:\n"
+                    "    - {name: train, image: x, command: [python, t.py], resources: {gpu: 2},\n"
+                    f"       distributed: {{framework: pytorch, nodes: {nodes}}}}}\n")
+    needs, errors = pool_needs([str(path)])
+    if fits:
+        assert errors == [] and needs["aiinfra_gpu"].largest == 8
+        load_spec(path)
+    else:
+        assert needs == {} and "asks for 10 GPUs (5 nodes × 2 GPUs)" in errors[0]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from airflow_aiinfra.contract import RESERVED_ENV
 from airflow_aiinfra.spec import quantities
+from airflow_aiinfra.spec.checks import distributed, env
 from airflow_aiinfra.spec.checks.common import Issue, find_cycle
 from airflow_aiinfra.spec.model.defaults import Defaults
 from airflow_aiinfra.spec.model.root import Spec
@@ -59,6 +60,9 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
         # report at the first stage of the cycle; graph edges point at dependencies, print data flow
         flow = list(reversed(cycle))
         yield (*base, names[cycle[0]], "depends_on"), "dependency cycle: " + " → ".join(flow)
+    for i, stage in enumerate(tp.stages):  # distributed / Spark stages, and the env names the product sets
+        yield from distributed.stage_issues(stage, (*base, i))
+        yield from env.reserved_env_issues(stage, (*base, i))
 
 
 def _resources(stage: Stage, defaults: Defaults, path: Path) -> Iterator[Issue]:
@@ -69,12 +73,21 @@ def _resources(stage: Stage, defaults: Defaults, path: Path) -> Iterator[Issue]:
         req = req or getattr(res, key, None)
         if req and lim and quantities.to_number(req) > quantities.to_number(lim):
             yield (*path, "limits", key), f"limit {lim!r} is below the request {req!r}; raise the limit"
+    # GPU pools count the whole job (Stage.pool_slots): nodes × GPUs per node, or the Spark executors' GPUs
     pool = stage.pool_name(defaults.gpu_pool)
     slots = defaults.pool_slots(pool)
-    if res.gpu and slots is not None and stage.pool_slots > slots:
-        yield (*path, "gpu"), (
-            f"asks for {res.gpu} GPUs but pool {pool!r} has only {slots} slots "
-            "(defaults.gpu_pool_slots); it would stay queued forever: lower gpu or raise gpu_pool_slots"
+    if stage.job_gpus and slots is not None and stage.pool_slots > slots:
+        where, what, fix = (*path, "gpu"), "", "lower gpu"
+        if (d := stage.distributed) is not None:
+            where, what, fix = (*path[:-1], "distributed", "nodes"), f" ({d.nodes} nodes × {res.gpu} GPUs)", (
+                "lower nodes or gpu,")
+        elif (sp := stage.spark) is not None:
+            where, fix = (*path[:-1], "spark", "executors"), "use fewer executors or GPUs,"
+            what = f" ({sp.executors.most} executors × {sp.executor.gpu} GPUs" + (
+                f" + {sp.driver.gpu} for the driver)" if sp.driver.gpu else ")")
+        yield where, (
+            f"asks for {stage.job_gpus} GPUs{what} but pool {pool!r} has only {slots} slots "
+            f"(defaults.gpu_pool_slots); it would stay queued forever: {fix} or raise gpu_pool_slots"
         )
     if res.gpu == 0 and res.gpu_vendor:
         yield (*path, "gpu_vendor"), "gpu_vendor is set but gpu is 0; set gpu or remove gpu_vendor"

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from airflow_aiinfra.spec.model.distributed import Distributed, Spark
 from airflow_aiinfra.spec.model.pod import GpuVendor, SecurityContext
 from airflow_aiinfra.spec.types import (
     AnnotationMap,
@@ -127,7 +128,8 @@ Command = Annotated[list[TemplatedStr], BeforeValidator(_command, json_schema_in
 
 
 class Stage(Strict):
-    """One step of the pipeline: one pod (one Airflow task)."""
+    """One step of the pipeline (one Airflow task): one pod, a distributed job (``distributed``) or a Spark
+    application (``spark``)."""
 
     name: Name
     image: TemplatedStr
@@ -150,20 +152,33 @@ class Stage(Strict):
     labels: LabelMap = Field(default_factory=dict)
     annotations: AnnotationMap = Field(default_factory=dict)
     security_context: SecurityContext | None = None
+    distributed: Distributed | None = Field(None, description="Train on several pods at once (resources per node).")
+    spark: Spark | None = Field(None, description="Run a Spark application instead of a pod.")
 
     @field_validator("affinity")
     @classmethod
     def _affinity(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return check_affinity(value)
 
+    @property
+    def job_gpus(self) -> int:
+        """GPUs the whole stage holds at once: nodes × GPUs per node for a distributed job, the driver's and
+        the most executors' for Spark, the pod's otherwise."""
+        if self.distributed is not None:
+            return self.distributed.nodes * self.resources.gpu
+        if self.spark is not None:
+            return self.spark.driver.gpu + self.spark.executors.most * self.spark.executor.gpu
+        return self.resources.gpu
+
     def pool_name(self, default_gpu_pool: str) -> str | None:
         """The Airflow pool the stage's task draws from: its own, else GPU stages share the default GPU pool."""
-        return (self.pool or default_gpu_pool) if self.resources.gpu else self.pool
+        return (self.pool or default_gpu_pool) if self.job_gpus else self.pool
 
     @property
     def pool_slots(self) -> int:
-        """Slots the task takes from its pool: one per GPU, so a pool sized to the cluster's GPUs bounds them."""
-        return max(self.resources.gpu, 1)
+        """Slots the task takes from its pool: one per GPU of the whole job, so a pool sized to the cluster's
+        GPUs bounds them (the one rule: the spec check, the plan and ``aiinfra pools`` use it)."""
+        return max(self.job_gpus, 1)
 
 
 _AFFINITY_KEYS = ("nodeAffinity", "podAffinity", "podAntiAffinity")
