@@ -67,7 +67,8 @@ def load_spec_text(
         raise SpecError(_dedupe(issues)) from None
     for path, message in semantic_issues(spec, options):
         line, col, real = doc.locate(path)
-        issues.append(SpecIssue(file, line, col, format_path(real if len(real) >= len(path) else path), message))
+        issues.append(SpecIssue(file, line, col, format_path(real if len(real) >= len(path) else path),
+                                _bounded(message)))
     if issues:
         raise SpecError(_dedupe(issues))
     return LoadedSpec(spec, file, text, path)
@@ -167,9 +168,13 @@ def _pydantic_issue(doc: LoadedYaml, err: dict[str, Any]) -> SpecIssue:
 MAX_MESSAGE = 600  # a message quotes bounded slices of values; this caps what a validator might still add
 
 
-def _message(err: dict[str, Any], value: Any) -> str:
-    text = _raw_message(err, value)
+def _bounded(text: str) -> str:
+    """Checks quote values as ``repr``; whatever a value's size, a message stays one short line."""
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def _message(err: dict[str, Any], value: Any) -> str:
+    return _bounded(_raw_message(err, value))
 
 
 def _raw_message(err: dict[str, Any], value: Any) -> str:

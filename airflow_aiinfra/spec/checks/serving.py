@@ -9,6 +9,7 @@ from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.options import SpecOptions
 from airflow_aiinfra.spec.routing import parse_condition
 from airflow_aiinfra.spec.suggest import did_you_mean
+from airflow_aiinfra.spec.types import shown
 
 
 def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
@@ -29,7 +30,7 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
     for i, rule in enumerate(ms.routing_rules):
         if rule.target_version not in versions:
             yield ("model_serving", "routing_rules", i, "target_version"), (
-                f"version {rule.target_version!r} is not in model_serving.versions"
+                f"version {shown(rule.target_version)} is not in model_serving.versions"
                 f"{did_you_mean(rule.target_version, versions)}"
             )
         if parse_condition(rule.condition) == ("lit", True) and i != len(ms.routing_rules) - 1:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from airflow_aiinfra.contract import RESERVED_ENV
 from airflow_aiinfra.spec import quantities
-from airflow_aiinfra.spec.checks import distributed, env
+from airflow_aiinfra.spec.checks import distributed
 from airflow_aiinfra.spec.checks.common import Issue, find_cycle
 from airflow_aiinfra.spec.model.defaults import Defaults
 from airflow_aiinfra.spec.model.root import Spec
@@ -62,7 +62,6 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
         yield (*base, names[cycle[0]], "depends_on"), "dependency cycle: " + " → ".join(flow)
     for i, stage in enumerate(tp.stages):  # distributed / Spark stages, and the env names the product sets
         yield from distributed.stage_issues(stage, (*base, i))
-        yield from env.reserved_env_issues(stage, (*base, i))
 
 
 def _resources(stage: Stage, defaults: Defaults, path: Path) -> Iterator[Issue]:
