@@ -40,6 +40,8 @@ class MlflowServer:
         self.starts += 1
         log = open(self.workdir / f"server-{self.starts}.log", "wb")  # noqa: SIM115 - owned by the process
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AIRFLOW"))}
+        # MLflow 3's server starts a job runner and seven huey consumers (~2 GB) for GenAI jobs we never use
+        env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", self.backend_uri,
              "--artifacts-destination", str(self.artifacts), "--serve-artifacts",
