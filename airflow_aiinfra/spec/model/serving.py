@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
 
+from airflow_aiinfra.spec.model.routers import HaproxyRouter, RouterSpec
 from airflow_aiinfra.spec.routing import RoutingSyntaxError, parse_condition
 from airflow_aiinfra.spec.types import ConnId, Duration, Fraction, Strict, VersionStr, merge_single_key_maps
 
@@ -48,17 +49,11 @@ class Monitoring(Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
 
-class Router(Strict):
-    type: Literal["haproxy"] = "haproxy"
-    conn_id: ConnId = Field("aiinfra_router", description="Airflow connection of the router's runtime API.")
-    backend: str = "model_serving"
-
-
 class Rollout(Strict):
     steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(default_factory=lambda: [5, 25, 50, 100])
     step_interval: Duration = Field("5m", description="How long each step is observed before the next.")
     prometheus_conn_id: ConnId = "prometheus_default"
-    router: Router = Field(default_factory=Router)
+    router: RouterSpec = Field(default_factory=HaproxyRouter)
 
     @field_validator("steps")
     @classmethod
