@@ -16,6 +16,7 @@ from airflow_aiinfra.rollout.judge import Outcome, Verdict, default_comparisons,
 from airflow_aiinfra.serving.loadgen import LoadGenerator
 from tests.serving.conftest import ServingStack
 from tests.support.models import ERROR_SHARE, SLOW_DELAY_S, sample_bodies
+from tests.support.serving import scrape
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +24,19 @@ WINDOW_S, INTERVAL_S = 8.0, 2.0
 THRESHOLDS = {"error_rate": 0.05, "latency_p99": 40.0}
 
 
-def analyze(stack: ServingStack, variant: str) -> tuple[Verdict, int]:
-    """Serve ``variant`` on the canary at 50 %, load for a window, judge the window; also returns what the
-    client counted for the canary version."""
+def served_by_canary(stack: ServingStack, version: str) -> float:
+    """The canary server's own count of requests it answered as ``version`` (all statuses)."""
+    return sum(value for (name, labels), value in scrape(stack.canary.url + "/metrics").items()
+               if name == "aiinfra_model_requests_total" and dict(labels)["model_version"] == version)
+
+
+def analyze(stack: ServingStack, variant: str) -> tuple[Verdict, float]:
+    """Serve ``variant`` on the canary at 50 %, load for a window, judge the window; also returns how many
+    requests the canary server itself counted for that version during the load."""
     stack.reset(canary_variant=variant, stable_weight=50, canary_weight=50)
     canary = stack.registry.label(variant)
-    with LoadGenerator(stack.scoring_url, rate=100, bodies=sample_bodies()) as load:
+    before = served_by_canary(stack, canary)
+    with LoadGenerator(stack.scoring_url, rate=100, bodies=sample_bodies()):
         time.sleep(WINDOW_S + 1.5)  # one more scrape after the window ends
     end = time.time() - 1.0
     windows = {slot: collect_window(stack.prom, version=version, slot=slot, end=end, window_seconds=WINDOW_S,
@@ -36,17 +44,18 @@ def analyze(stack: ServingStack, variant: str) -> tuple[Verdict, int]:
                for slot, version in (("canary", canary), ("stable", stack.registry.label("good")))}
     verdict = judge(canary=windows["canary"], stable=windows["stable"], thresholds=spec_thresholds(THRESHOLDS),
                     comparisons=default_comparisons(0.95), min_requests=100)
-    client_canary = load.stats.by_version[canary] + sum(load.stats.failures.values())
-    return verdict, client_canary
+    return verdict, served_by_canary(stack, canary) - before
 
 
 def test_real_metrics_pass_a_healthy_canary_and_fail_erring_and_slow_ones(serving_stack: ServingStack,
                                                                           tmp_path: Path) -> None:
     steps = []
-    healthy, client_count = analyze(serving_stack, "good2")
+    healthy, served = analyze(serving_stack, "good2")
     assert healthy.outcome is Outcome.PASS, healthy.message + "\n" + "\n".join(c.message for c in healthy.checks)
-    # Prometheus's count of the window (extrapolated by increase()) is close to what was sent to the canary
-    assert 0.6 * client_count <= healthy.canary_requests <= 1.1 * client_count
+    # Prometheus's count of the 8 s window is of the order of what the canary served in the whole ~9.5 s of
+    # load: increase() extrapolates from the scrapes inside the window, and on a loaded 2-core machine scrapes
+    # come late and sparse, so the band is wide; it still tells a count from a rate or from another version's.
+    assert 0.5 * served <= healthy.canary_requests <= 1.6 * served, (healthy.canary_requests, served)
     steps.append(RolloutStep.from_verdict(50, healthy))
 
     erring, _ = analyze(serving_stack, "erring")

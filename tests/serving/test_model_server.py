@@ -48,13 +48,15 @@ def test_scoring_answers_name_the_version_and_are_counted_by_it(serving_stack: S
     # the stable slot was started on the alias: the registry resolved it once, the version is what is served
     assert (served.slot, served.model_version, served.loading, served.last_error) == ("stable", "recsys/1", False, None)
 
+    canary = stack.registry.label("good2")
     metrics = scrape(stack.canary.url + "/metrics")
-    labels = (("model_version", "recsys/2"), ("slot", "canary"), ("status", "200"))
+    labels = (("model_version", canary), ("slot", "canary"), ("status", "200"))
     assert metrics[("aiinfra_model_requests_total", labels)] >= 1
     buckets = sorted(float(dict(lb)["le"]) for (name, lb), _ in metrics.items()
-                     if name == "aiinfra_model_request_duration_seconds_bucket" and dict(lb)["model_version"] == "recsys/2")
+                     if name == "aiinfra_model_request_duration_seconds_bucket" and dict(lb)["model_version"] == canary)
     assert buckets == sorted([*names.DURATION_BUCKETS, float("inf")])
-    assert metrics[("aiinfra_model_info", (("model_version", "recsys/2"), ("slot", "canary")))] == 1
+    info = {dict(lb)["model_version"]: v for (name, lb), v in metrics.items() if name == "aiinfra_model_info"}
+    assert info.get(canary) == 1 and all(v == 0 for version, v in info.items() if version != canary), info
     # only scoring is counted: readiness probes and scrapes do not dilute the error rate
     assert not any(name == "aiinfra_model_requests_total" and dict(lb)["model_version"] == "none"
                    for (name, lb) in metrics)
