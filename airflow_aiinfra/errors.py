@@ -158,10 +158,12 @@ ErrorTable = Mapping[type[BaseException], type[AiinfraError] | Callable[[BaseExc
 
 
 @contextmanager
-def map_errors(table: ErrorTable | Callable[[], ErrorTable], action: str) -> Iterator[None]:
+def map_errors(table: ErrorTable | Callable[[], ErrorTable], action: str,
+               hints: Mapping[type[AiinfraError], str] | None = None) -> Iterator[None]:
     """Re-raise an exception of a type in ``table`` (its most specific entry, by the exception's MRO) as the
     mapped package error, prefixed with ``action``; package errors and unmapped types pass unchanged.
-    ``table`` may be a function, so the third-party types it names are imported only when something fails."""
+    ``table`` may be a function, so the third-party types it names are imported only when something fails.
+    ``hints`` adds the likely fix per package error type (``(is it running?)`` for a transient one)."""
     try:
         yield
     except AiinfraError:
@@ -172,4 +174,5 @@ def map_errors(table: ErrorTable | Callable[[], ErrorTable], action: str) -> Ite
         if entry is None:
             raise
         target = entry if isinstance(entry, type) else entry(exc)
-        raise target(f"{action}: {type(exc).__name__}: {exc}") from exc
+        hint = next((f" ({h})" for t, h in (hints or {}).items() if issubclass(target, t)), "")
+        raise target(f"{action}: {type(exc).__name__}: {exc}{hint}") from exc

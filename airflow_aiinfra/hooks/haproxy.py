@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
 from airflow.sdk import BaseHook
 
-from airflow_aiinfra.errors import AiinfraError, RouterPermanentError, RouterTransientError
+from airflow_aiinfra.errors import AiinfraError, RouterPermanentError, RouterTransientError, map_errors
 
 AdminState = Literal["ready", "drain", "maint"]
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -41,31 +40,13 @@ class HaproxyRefused(Exception):
     """HAProxy answered a command with an error message instead of doing it."""
 
 
-_ERROR_MAP: tuple[tuple[type[BaseException], type[AiinfraError]], ...] = (
-    (HaproxyRefused, RouterPermanentError),
-    (TimeoutError, RouterTransientError),
-    (ConnectionError, RouterTransientError),
-    (OSError, RouterTransientError),
-)
+_ERROR_MAP = {HaproxyRefused: RouterPermanentError, OSError: RouterTransientError}  # socket errors are OSErrors
+_HINTS = {RouterTransientError: "is HAProxy running with 'stats socket ... level admin'?"}
 
 
-@contextmanager
-def router_errors(action: str, address: str) -> Iterator[None]:
+def router_errors(action: str, address: str) -> AbstractContextManager[None]:
     """Map socket and HAProxy failures into the package's router errors (table above)."""
-    try:
-        yield
-    except AiinfraError:
-        raise
-    except Exception as exc:
-        for source, target in _ERROR_MAP:
-            if isinstance(exc, source):
-                if target is RouterTransientError:
-                    raise target(
-                        f"HAProxy runtime API at {address} unreachable while trying to {action}: "
-                        f"{type(exc).__name__}: {exc} (is HAProxy running with 'stats socket ... level admin'?)"
-                    ) from exc
-                raise target(f"HAProxy refused to {action}: {exc}") from exc
-        raise
+    return map_errors(_ERROR_MAP, f"HAProxy runtime API at {address}: {action}", _HINTS)
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook
 
 from airflow_aiinfra import config
 from airflow_aiinfra.errors import MlflowPermanentError, MlflowTransientError
+from airflow_aiinfra.hooks.urls import connection_url
 
 # The client's defaults (7 retries, backoff factor 2, 120 s timeout) retry for minutes against a dead
 # server; Airflow's own task retries are the outer loop, so keep the inner one short.
@@ -135,17 +135,7 @@ class MlflowHook(BaseHook):
 
     @staticmethod
     def uri_of(conn: Any) -> str:
-        host = (conn.host or "").strip()
-        if not host:
-            raise MlflowPermanentError(f"connection {conn.conn_id!r} has no host: set it to the tracking server URL")
-        if "://" not in host:
-            scheme = "https" if str((conn.extra_dejson or {}).get("https", "")).lower() == "true" else "http"
-            host = f"{scheme}://{host}"
-        parts = urlsplit(host)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        if conn.port and ":" not in netloc:
-            netloc = f"{netloc}:{conn.port}"
-        return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+        return connection_url(conn, what="the tracking server URL", error=MlflowPermanentError)
 
     @cached_property
     def tracking_uri(self) -> str:

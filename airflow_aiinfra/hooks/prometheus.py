@@ -14,18 +14,22 @@ and never appear in messages.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from airflow.sdk import BaseHook
 
-from airflow_aiinfra.errors import AiinfraError, PrometheusPermanentError, PrometheusTransientError
+from airflow_aiinfra.errors import (
+    AiinfraError,
+    PrometheusPermanentError,
+    PrometheusTransientError,
+    map_errors,
+)
+from airflow_aiinfra.hooks.urls import connection_url
 
 
 class _HttpStatus(Exception):
@@ -42,28 +46,14 @@ class _Permanent(_HttpStatus):
     pass
 
 
-_ERROR_MAP: tuple[tuple[type[BaseException], type[AiinfraError]], ...] = (
-    (_Transient, PrometheusTransientError),
-    (_Permanent, PrometheusPermanentError),
-    (httpx.TimeoutException, PrometheusTransientError),
-    (httpx.TransportError, PrometheusTransientError),
-    (ValueError, PrometheusTransientError),  # a body that is not JSON: a proxy's error page
-)
+# httpx.TimeoutException is a TransportError; ValueError is a body that is not JSON (a proxy's error page).
+_ERROR_MAP = {_Transient: PrometheusTransientError, _Permanent: PrometheusPermanentError,
+              httpx.TransportError: PrometheusTransientError, ValueError: PrometheusTransientError}
+_HINTS = {PrometheusTransientError: "is it running and reachable?"}
 
 
-@contextmanager
-def prometheus_errors(action: str, base_url: str) -> Iterator[None]:
-    try:
-        yield
-    except AiinfraError:
-        raise
-    except Exception as exc:
-        for source, target in _ERROR_MAP:
-            if isinstance(exc, source):
-                reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, _HttpStatus) else str(exc)
-                hint = " (is it running and reachable?)" if target is PrometheusTransientError else ""
-                raise target(f"Prometheus at {base_url} failed to {action}: {reason}{hint}") from exc
-        raise
+def prometheus_errors(action: str, base_url: str) -> AbstractContextManager[None]:
+    return map_errors(_ERROR_MAP, f"Prometheus at {base_url} failed to {action}", _HINTS)
 
 
 @dataclass(frozen=True)
@@ -146,17 +136,7 @@ class PrometheusHook(BaseHook):
 
     @staticmethod
     def url_of(conn: Any) -> str:
-        host = (conn.host or "").strip()
-        if not host:
-            raise PrometheusPermanentError(f"connection {conn.conn_id!r} has no host: set it to Prometheus's URL")
-        if "://" not in host:
-            scheme = "https" if str((conn.extra_dejson or {}).get("https", "")).lower() == "true" else "http"
-            host = f"{scheme}://{host}"
-        parts = urlsplit(host)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        if conn.port and ":" not in netloc:
-            netloc = f"{netloc}:{conn.port}"
-        return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+        return connection_url(conn, what="Prometheus's URL", error=PrometheusPermanentError)
 
     @cached_property
     def base_url(self) -> str:

@@ -156,7 +156,7 @@ def test_connection_from_airflow_and_a_unix_socket(request: pytest.FixtureReques
     finally:
         own.stop()
     # the instance is gone: its socket (and any port nobody listens on) is a transient error
-    with pytest.raises(RouterTransientError, match=r"unreachable .*(ConnectionRefusedError|FileNotFoundError)"):
+    with pytest.raises(RouterTransientError, match=r"HAProxy runtime API at .*(ConnectionRefusedError|FileNotFoundError).*is HAProxy running"):
         unix.servers(BACKEND)
     with pytest.raises(RouterTransientError, match="ConnectionRefusedError"):
         HaproxyHook(address=f"127.0.0.1:{free_port()}").set_weight(BACKEND, "canary", 1)
