@@ -21,7 +21,7 @@ from airflow.sdk import BaseHook
 
 from airflow_aiinfra import config
 from airflow_aiinfra.errors import MlflowPermanentError, MlflowTransientError
-from airflow_aiinfra.hooks.urls import connection_url
+from airflow_aiinfra.hooks._urls import connection_url
 
 # The client's defaults (7 retries, backoff factor 2, 120 s timeout) retry for minutes against a dead
 # server; Airflow's own task retries are the outer loop, so keep the inner one short.

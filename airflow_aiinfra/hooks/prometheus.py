@@ -29,7 +29,7 @@ from airflow_aiinfra.errors import (
     PrometheusTransientError,
     map_errors,
 )
-from airflow_aiinfra.hooks.urls import connection_url
+from airflow_aiinfra.hooks._urls import connection_url
 
 
 class _HttpStatus(Exception):

@@ -33,7 +33,7 @@ from tests.support.serving import (
     Haproxy,
     ModelServer,
     Prometheus,
-    free_port,
+    free_ports,
     need_binary,
     process_alive,
     stop_process_group,
@@ -132,22 +132,23 @@ def start_stack(work: Path, registry_root: Path, build_registry: Callable[[], Re
     Prometheus; then fill the slots through the admin API, as a deploy does: stable from the alias."""
     log_dir = work / "request-log"
     tracking_uri = f"sqlite:///{registry_root / 'mlflow.db'}"
+    ports = iter(free_ports(6))
     servers = {
-        slot: ModelServer(work / slot, ServerConfig(slot=slot, port=free_port(), tracking_uri=tracking_uri,
+        slot: ModelServer(work / slot, ServerConfig(slot=slot, port=next(ports), tracking_uri=tracking_uri,
                                                     request_log_dir=log_dir, sample_rate=0.2))
         for slot in ("stable", "canary")
     }
     site = HaproxySite(
-        bind=f"127.0.0.1:{free_port()}", runtime_api=f"127.0.0.1:{free_port()}", backend=BACKEND,
+        bind=f"127.0.0.1:{next(ports)}", runtime_api=f"127.0.0.1:{next(ports)}", backend=BACKEND,
         servers=(HaproxyServer("stable", servers["stable"].address, 80),
                  HaproxyServer("canary", servers["canary"].address, 20)),
         routes=(HeaderRoute("user_type == 'premium'", "canary"),),
-        exporter_bind=f"127.0.0.1:{free_port()}",
+        exporter_bind=f"127.0.0.1:{next(ports)}",
     )
     haproxy = Haproxy(work / "haproxy", site, haproxy_bin)
     prometheus = Prometheus(work / "prometheus", {
         "model-servers": [s.address for s in servers.values()], "haproxy": [site.exporter_bind or ""],
-    }, prometheus_bin)
+    }, prometheus_bin, port=next(ports))
     started: list[ModelServer | Haproxy | Prometheus] = []
     try:
         for server in servers.values():
@@ -158,7 +159,10 @@ def start_stack(work: Path, registry_root: Path, build_registry: Callable[[], Re
         started.append(prometheus.start())
         for slot, uri in (("stable", f"models:/{registry.name}@champion"), ("canary", registry.uri("good2"))):
             servers[slot].wait_listening()
-            ModelServerClient(servers[slot].url, timeout=120).load(uri)
+            client = ModelServerClient(servers[slot].url, timeout=120)
+            client.load(uri)
+            # the address answers as this slot's own process (not a process that took the port first)
+            assert client.model().slot == slot and process_alive(servers[slot].pid), (slot, servers[slot].url)
         prometheus.wait_for_targets()
     except BaseException:
         for process in reversed(started):

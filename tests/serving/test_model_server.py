@@ -55,8 +55,8 @@ def test_scoring_answers_name_the_version_and_are_counted_by_it(serving_stack: S
     buckets = sorted(float(dict(lb)["le"]) for (name, lb), _ in metrics.items()
                      if name == "aiinfra_model_request_duration_seconds_bucket" and dict(lb)["model_version"] == canary)
     assert buckets == sorted([*names.DURATION_BUCKETS, float("inf")])
-    info = {dict(lb)["model_version"]: v for (name, lb), v in metrics.items() if name == "aiinfra_model_info"}
-    assert info.get(canary) == 1 and all(v == 0 for version, v in info.items() if version != canary), info
+    info = {lb: v for (name, lb), v in metrics.items() if name == "aiinfra_model_info"}
+    assert info.get((("model_version", canary), ("slot", "canary"))) == 1 and sum(info.values()) == 1, info
     # only scoring is counted: readiness probes and scrapes do not dilute the error rate
     assert not any(name == "aiinfra_model_requests_total" and dict(lb)["model_version"] == "none"
                    for (name, lb) in metrics)

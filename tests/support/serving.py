@@ -6,6 +6,7 @@ answers, and stops exactly the process it started (SIGTERM, then SIGKILL). Logs 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -29,6 +30,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports: all sockets stay bound until every port is picked, so two servers of one
+    stack never get the same port (calling :func:`free_port` n times may hand one port out twice)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
 
 
 def need_binary(request: pytest.FixtureRequest, name: str) -> str:
@@ -172,10 +183,11 @@ class Prometheus(Process):
 
     name = "prometheus"
 
-    def __init__(self, workdir: Path, jobs: dict[str, list[str]], binary: str = "prometheus", interval: str = "1s") -> None:
+    def __init__(self, workdir: Path, jobs: dict[str, list[str]], binary: str = "prometheus", interval: str = "1s",
+                 port: int | None = None) -> None:
         super().__init__(workdir)
         self.jobs, self.binary, self.interval = jobs, binary, interval
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
     def config(self) -> str:
