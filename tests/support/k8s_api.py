@@ -525,7 +525,7 @@ class FakeKubeAPI:
     def handle(self, method: str, raw_path: str, body: Any, content_type: str) -> tuple[int, Obj | str]:
         url = urlsplit(raw_path)
         path, query = url.path.rstrip("/"), parse_qs(url.query)
-        request = Request(method, path, query, body, content_type)
+        request = Request(method, path, query, copy.deepcopy(body), content_type)  # as sent, not as stored
         with self._lock:
             self.journal.append(request)
             for fault in self._faults:

@@ -100,6 +100,9 @@ class KServeRouter:
         self.objects.patch(self.name, body)
 
     def _model_args(self, model_uri: str, version: str) -> dict[str, Any]:
+        if model_uri.startswith("models:/"):
+            raise RouterPermanentError(f"{self.describe()}: KServe cannot read {model_uri!r}; the rollout passes "
+                                       "the version's artifact URI resolved from the registry (s3://, gs://, ...)")
         return {"model_format": self.model_format, "storage_uri": model_uri, "version": version,
                 "service_account": self.service_account}
 
