@@ -151,6 +151,7 @@ class KServeState:
     latest_revision: str | None
     latest_ready: bool  # latestReadyRevision == latestCreatedRevision
     observed: bool  # status.observedGeneration >= metadata.generation
+    deployment_mode: str | None  # status.deploymentMode: Serverless, RawDeployment/Standard, ModelMesh
 
 
 def kserve_state(obj: Mapping[str, Any]) -> KServeState:
@@ -173,6 +174,7 @@ def kserve_state(obj: Mapping[str, Any]) -> KServeState:
         latest_revision=latest[0].get("revisionName") if latest else None,
         latest_ready=bool(created) and component.get("latestReadyRevision") == created,
         observed=int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0),
+        deployment_mode=status.get("deploymentMode"),
     )
 
 

@@ -62,7 +62,13 @@ class KServeRouter:
         return obj
 
     def _state(self) -> so.KServeState:
-        return so.kserve_state(self._get())
+        st = so.kserve_state(self._get())
+        if st.deployment_mode not in (None, "Serverless"):
+            raise RouterPermanentError(
+                f"{self.describe()} runs in {st.deployment_mode} mode, where KServe ignores canaryTrafficPercent "
+                "(the canary rollout is Serverless/Knative only): deploy it in Serverless mode, or use the istio "
+                "router with one Deployment per slot")
+        return st
 
     def _split(self, st: so.KServeState) -> Split:
         if st.latest_percent is None:

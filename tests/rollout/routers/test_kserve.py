@@ -124,3 +124,7 @@ def test_errors_name_the_object_and_map_to_retryable_or_permanent(k8s_api: FakeK
         r.read()
     with pytest.raises(RouterPermanentError, match="no canary revision to give 20 %"):
         r.set_canary_weight(20)
+    k8s_api.set_status(AV, PLURAL, "recsys", {**kserve_status([("r-1", 100, True)]), "deploymentMode": "RawDeployment"},
+                       NS)
+    with pytest.raises(RouterPermanentError, match="runs in RawDeployment mode, where KServe ignores canaryTraffic"):
+        r.read()
