@@ -128,3 +128,10 @@ def test_errors_name_the_object_and_map_to_retryable_or_permanent(k8s_api: FakeK
                        NS)
     with pytest.raises(RouterPermanentError, match="runs in RawDeployment mode, where KServe ignores canaryTraffic"):
         r.read()
+
+
+def test_a_patch_the_crd_refuses_is_a_permanent_error(controlled: FakeKubeAPI, k8s_conn: str) -> None:
+    r = router(k8s_conn, model_format="mlflow")
+    r.initial_deploy(*V3)
+    with pytest.raises(KubePermanentError, match="HTTP 422"):  # the stand-in validates writes, like the server
+        r.objects.patch("recsys", {"spec": {"predictor": {"canaryTrafficPercent": "twenty"}}})
