@@ -145,12 +145,25 @@ class IstioRouter:
         if existing is None:
             self.rules.create(rule)
         elif so.destination_rule_patch(existing) != so.destination_rule_patch(rule):
+            self._refuse_foreign(existing, "subsets")
             self.rules.patch(self.destination_rule, so.destination_rule_patch(rule))
-        if self.services.get(self.virtual_service) is None:
+        service = self.services.get(self.virtual_service)
+        if service is None:
             self.services.create(so.virtual_service(name=self.virtual_service, namespace=self.namespace,
                                                     host=self.host, header_matches=self.header_matches))
             return self.read()
+        if not so.istio_state(service).managed:
+            self._refuse_foreign(service, "http routes")
         return self._split(self._route(0, False))
+
+    def _refuse_foreign(self, obj: dict[str, Any], what: str) -> None:
+        """Replacing a list would drop what someone else put there: only objects this router created."""
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        if any(labels.get(k) != v for k, v in so.MANAGED_BY.items()):
+            raise RouterPermanentError(
+                f"{obj.get('kind')} {self.namespace}/{obj['metadata']['name']} exists and was not created by this "
+                f"router (no label {next(iter(so.MANAGED_BY))}={next(iter(so.MANAGED_BY.values()))}); replacing "
+                f"its {what} would drop the ones there: point the router at a name of its own, or delete it")
 
     def deploy_canary(self, model_uri: str, version: str, weight: int) -> Split:
         st = self._state()

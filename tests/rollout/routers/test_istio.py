@@ -131,3 +131,14 @@ def test_errors_name_the_object_and_map_to_retryable_or_permanent(
     assert r.deploy_canary(*V4, 20).canary_weight == 20  # the retry continues from the real state
     with pytest.raises(RouterPermanentError, match="connection 'nope'.*does not exist"):
         router(k8s_conn, servers, model_server_conn_id="nope").read()
+
+
+def test_a_virtual_service_the_router_did_not_create_is_left_alone(
+    k8s_api: FakeKubeAPI, k8s_conn: str, servers: dict[str, FakeModelServer]
+) -> None:
+    foreign = {"apiVersion": AV, "kind": "VirtualService", "metadata": {"name": "recsys"},
+               "spec": {"hosts": [HOST], "http": [{"route": [{"destination": {"host": "other"}}]}]}}
+    k8s_api.put(AV, "virtualservices", foreign, NS)
+    with pytest.raises(RouterPermanentError, match="was not created by this router"):
+        router(k8s_conn, servers).initial_deploy(*V3)
+    assert patches(k8s_api) == []
