@@ -142,3 +142,14 @@ def test_a_virtual_service_the_router_did_not_create_is_left_alone(
     with pytest.raises(RouterPermanentError, match="was not created by this router"):
         router(k8s_conn, servers).initial_deploy(*V3)
     assert patches(k8s_api) == []
+
+
+def test_the_factory_builds_it_from_the_spec_block_plus_the_plans_header_conditions() -> None:
+    from airflow_aiinfra.rollout.routers.factory import router_for
+    from airflow_aiinfra.spec.model.routers import IstioRouter as IstioSpec
+
+    block = IstioSpec(type="istio", virtual_service="recsys", destination_rule="recsys", host=HOST,
+                      stable_url="http://s:8000", canary_url="http://c:8000").model_dump()
+    built = router_for(block.pop("type"), {**block, "header_conditions": ["user_type == 'premium'"]})
+    assert isinstance(built, IstioRouter)
+    assert built.header_matches == [{"headers": {"x-user-type": {"exact": "premium"}}}]

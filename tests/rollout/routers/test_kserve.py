@@ -135,3 +135,13 @@ def test_a_patch_the_crd_refuses_is_a_permanent_error(controlled: FakeKubeAPI, k
     r.initial_deploy(*V3)
     with pytest.raises(KubePermanentError, match="HTTP 422"):  # the stand-in validates writes, like the server
         r.objects.patch("recsys", {"spec": {"predictor": {"canaryTrafficPercent": "twenty"}}})
+
+
+def test_the_factory_builds_it_from_the_spec_block_without_type() -> None:
+    from airflow_aiinfra.rollout.routers.factory import router_for
+    from airflow_aiinfra.spec.model.routers import KServeRouter as KServeSpec
+
+    block = KServeSpec(type="kserve", inference_service="recsys").model_dump()
+    built = router_for(block.pop("type"), block)
+    assert isinstance(built, KServeRouter) and built.ready_timeout_seconds == 600
+    assert built.describe() == "kserve InferenceService default/recsys (connection kubernetes_default)"
