@@ -148,6 +148,7 @@ class KServeState:
     canary_version: str | None
     latest_percent: int | None  # status: the latest revision's share; None when not reported yet
     previous_percent: int  # status: the share of every older revision (the rolled-out one)
+    previous_listed: bool  # status lists an older revision (even at 0 %): a canary split is in place
     latest_revision: str | None
     latest_ready: bool  # latestReadyRevision == latestCreatedRevision
     observed: bool  # status.observedGeneration >= metadata.generation
@@ -171,6 +172,7 @@ def kserve_state(obj: Mapping[str, Any]) -> KServeState:
         canary_version=annotations.get(CANARY_VERSION),
         latest_percent=sum(int(t.get("percent") or 0) for t in latest) if latest else None,
         previous_percent=sum(int(t.get("percent") or 0) for t in older),
+        previous_listed=bool(older),
         latest_revision=latest[0].get("revisionName") if latest else None,
         latest_ready=bool(created) and component.get("latestReadyRevision") == created,
         observed=int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0),

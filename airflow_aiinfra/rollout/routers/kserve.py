@@ -74,7 +74,7 @@ class KServeRouter:
         if st.latest_percent is None:
             raise KubeTransientError(f"{self.describe()} reports no traffic yet (status.components.predictor."
                                      "traffic is empty): KServe has not reconciled it; retry")
-        if st.previous_percent == 0 and st.latest_percent == 100:  # the latest revision is the rolled-out one
+        if not st.previous_listed:  # the latest revision is the rolled-out one (a canary at 100 % lists prev at 0)
             return Split(SlotState(100, st.stable_version), SlotState(0, st.canary_version), False)
         return Split(SlotState(100 - st.latest_percent, st.stable_version),
                      SlotState(st.latest_percent, st.canary_version), False)

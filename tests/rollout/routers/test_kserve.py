@@ -57,9 +57,10 @@ def test_a_whole_rollout_sends_exactly_the_expected_bodies(controlled: FakeKubeA
     assert r.deploy_canary(*V4, 50).canary_weight == 50  # a retried deploy of the same version: nothing either
     assert sent(controlled, "PATCH", 2) == [EXPECTED["weight_50"]]
 
+    assert r.set_canary_weight(100) == split((0, "recsys/3"), (100, "recsys/4"))  # the last step: still a canary
     assert r.promote(*V4) == split((100, "recsys/4"), (0, None))
     assert r.promote(*V4) == split((100, "recsys/4"), (0, None))  # promote after promote: no-op
-    assert sent(controlled, "PATCH", 3) == [EXPECTED["promote"]]
+    assert sent(controlled, "PATCH", 3) == [EXPECTED["weight_100"], EXPECTED["promote"]]
     stored = controlled.get(AV, PLURAL, "recsys", NS)
     assert "canaryTrafficPercent" not in stored["spec"]["predictor"]  # merge-patch null removed it
     assert stored["status"]["components"]["predictor"]["traffic"][0]["revisionName"] == "recsys-predictor-00002"
