@@ -1,6 +1,7 @@
 """``aiinfra render SPEC``: each DAG's tasks and dependencies, every pod as Kubernetes YAML, built by the
 provider's own ``build_pod_request_obj(dry_run=True)``, and every TrainJob, PyTorchJob and SparkApplication
-as the plan renders it (kube.jobs / kube.spark): no cluster, no kube config."""
+as the plan renders it (kube.jobs / kube.spark), and for a KServe or Istio rollout router the objects it
+creates and every patch body it sends (serving.mesh_routes): no cluster, no kube config."""
 
 from __future__ import annotations
 
@@ -37,6 +38,27 @@ def custom_objects_of(plan: DagPlan) -> dict[str, dict[str, Any]]:
     return out
 
 
+def router_objects_of(serving: Any) -> list[str]:
+    """YAML chunks for a ``model_serving`` block whose router is KServe or Istio: the objects a first deploy
+    creates, then each patch body of a rollout through ``rollout.steps`` (HAProxy: none; its config is
+    rendered by serving.haproxy_config)."""
+    if serving is None or serving.rollout.router.type not in ("kserve", "istio"):
+        return []
+    import yaml
+
+    from airflow_aiinfra.serving.mesh_routes import render_router_objects, render_router_patches
+
+    canary = next((v.version for v in serving.versions if v.canary), None)
+    routes = [r.condition for r in serving.routing_rules
+              if r.target_version == canary and r.condition.strip() != "default"]
+    settings = serving.rollout.router.model_dump()
+    chunks = [f"# {obj['kind']} of the {settings['type']} router (first deploy)\n" + yaml.safe_dump(obj, sort_keys=False)
+              for obj in render_router_objects(settings, routes=routes)]
+    chunks += [f"# merge patch of the {settings['type']} router: {what}\n" + yaml.safe_dump(body, sort_keys=False)
+               for what, body in render_router_patches(settings, steps=serving.rollout.steps, routes=routes)]
+    return chunks
+
+
 def render_spec(path: str) -> str:
     import yaml
 
@@ -63,4 +85,5 @@ def render_spec(path: str) -> str:
         for task_id, obj in custom_objects_of(plan).items():
             chunks.append(f"# {obj['kind']} of {plan.dag_id}.{task_id} (metadata.name is set per DAG run: the "
                           f"same for every try)\n" + yaml.safe_dump(obj, sort_keys=False))
+    chunks += router_objects_of(loaded.spec.model_serving)
     return "\n---\n".join(chunks) + "\n"

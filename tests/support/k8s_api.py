@@ -7,7 +7,8 @@ the real ``kubernetes`` / ``kubernetes_asyncio`` clients and the provider's ``Ku
 - namespaced custom objects: create (uid, resourceVersion, generation, creationTimestamp
   filled; 409 AlreadyExists; 422 Invalid when the body fails its CRD in tests/fixtures/crds),
   get, list (labelSelector), replace, delete (cascading to pods it owns), PATCH as JSON merge
-  patch (RFC 7386, also for strategic-merge) or JSON patch (RFC 6902), and the ``status``
+  patch (RFC 7386, also for strategic-merge) or JSON patch (RFC 6902) (422 when the result fails
+  its CRD), and the ``status``
   subresource (status is ignored on create and on main-resource writes, like the server);
 - pods: create, get, list by label and simple field selectors, delete, and ``/log``;
 - behaviour: ``on_read`` scripts that change an object's status as it is polled
@@ -472,6 +473,8 @@ class FakeKubeAPI:
                 **new.get("metadata", {}),
                 **{k: old["metadata"][k] for k in ("uid", "creationTimestamp", "namespace", "name")},
             }
+            if errors := self._invalid(new):  # the server validates the result of every write
+                return self._status_error(422, "Invalid", f'{key[1]} "{key[3]}" is invalid: {errors}', key[3], key[1])
             if new.get("spec") != old.get("spec"):
                 new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
             new["metadata"]["resourceVersion"] = str(next(self._rv))
@@ -525,7 +528,7 @@ class FakeKubeAPI:
     def handle(self, method: str, raw_path: str, body: Any, content_type: str) -> tuple[int, Obj | str]:
         url = urlsplit(raw_path)
         path, query = url.path.rstrip("/"), parse_qs(url.query)
-        request = Request(method, path, query, body, content_type)
+        request = Request(method, path, query, copy.deepcopy(body), content_type)  # as sent, not as stored
         with self._lock:
             self.journal.append(request)
             for fault in self._faults:

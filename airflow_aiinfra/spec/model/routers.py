@@ -45,6 +45,11 @@ class KServeRouter(Strict):
     namespace: Namespace = "default"
     model_format: ModelFormat = Field("mlflow", description="Picks KServe's serving runtime.")
     service_account: K8sObjectName | None = Field(None, description="Reads the model artifacts (storage credentials).")
+    ready_timeout_seconds: int = Field(
+        600, ge=1, le=3600,
+        description="How long a change may take to show in the router's real state (the new revision ready and the split in the InferenceService's status) before the "
+        "task fails as retryable.",
+    )
 
 
 class IstioRouter(Strict):
@@ -68,6 +73,11 @@ class IstioRouter(Strict):
     )
     canary_url: Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.:\[\]_-]+(/[A-Za-z0-9._~/-]*)?$")] = Field(
         description="In-cluster URL of the canary subset's model server (admin API)."
+    )
+    ready_timeout_seconds: int = Field(
+        600, ge=1, le=3600,
+        description="How long a change may take to show in the router's real state (a model server loading a version) before the "
+        "task fails as retryable.",
     )
 
 
