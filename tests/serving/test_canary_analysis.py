@@ -53,9 +53,10 @@ def test_real_metrics_pass_a_healthy_canary_and_fail_erring_and_slow_ones(servin
     healthy, served = analyze(serving_stack, "good2")
     assert healthy.outcome is Outcome.PASS, healthy.message + "\n" + "\n".join(c.message for c in healthy.checks)
     # Prometheus's count of the 8 s window is of the order of what the canary served in the whole ~9.5 s of
-    # load: increase() extrapolates from the scrapes inside the window, and on a loaded 2-core machine scrapes
-    # come late and sparse, so the band is wide; it still tells a count from a rate or from another version's.
-    assert 0.5 * served <= healthy.canary_requests <= 1.6 * served, (healthy.canary_requests, served)
+    # load: increase() extrapolates from the scrapes inside the window (up to half a scrape interval past the
+    # first and last sample), and on a loaded 2-core machine scrapes come late and sparse (1.7x was seen in a
+    # full parallel run), so the band is wide; it still tells a count from a rate (100x smaller).
+    assert 0.5 * served <= healthy.canary_requests <= 2.0 * served, (healthy.canary_requests, served)
     steps.append(RolloutStep.from_verdict(50, healthy))
 
     erring, _ = analyze(serving_stack, "erring")
