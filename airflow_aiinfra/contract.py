@@ -213,6 +213,7 @@ class FeastTrainingSetPayload(FeastStorePayload):
     entity_conn_id: str | None = None
     entity_timestamp_field: str = "event_timestamp"
     entity_window_seconds: int | None = None
+    base_dir: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

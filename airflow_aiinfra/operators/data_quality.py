@@ -30,6 +30,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_aiinfra import config
 from airflow_aiinfra.errors import AiinfraError
 from airflow_aiinfra.hooks.data_source import DataSourceHook, resolve_path
+from airflow_aiinfra.locations import check_resolved
 from airflow_aiinfra.operators.failures import permanent_fails
 from airflow_aiinfra.quality import data_docs
 
@@ -111,8 +112,9 @@ class DataQualityOperator(BaseOperator):
         return DataSourceHook(self.conn_id)
 
     def source(self) -> str:
+        """The rendered path, resolved and checked to be a data location (DataLocationRefused otherwise)."""
         if self.path is not None:
-            return resolve_path(self.path, self.base_dir)
+            return check_resolved(self.path, self.base_dir, config.data_roots())
         return f"query on {self.conn_id}"
 
     def read(self) -> Any:

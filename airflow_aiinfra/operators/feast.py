@@ -16,8 +16,10 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from airflow_aiinfra import config
 from airflow_aiinfra.contract import FeastEntityDef, FeastSourceDef, FeastStorePayload, FeastViewDef
 from airflow_aiinfra.errors import FeastPermanentError
+from airflow_aiinfra.locations import check_resolved
 from airflow_aiinfra.operators.failures import permanent_fails
 
 ONE_US = timedelta(microseconds=1)
@@ -135,6 +137,9 @@ class FeastApplyOperator(_FeastOperator):
 
         definitions = None if self.repo_path else Definitions(self.entities, self.sources, self.feature_views)
         with permanent_fails():
+            for source in self.sources.values():
+                if source.get("path"):
+                    check_resolved(str(source["path"]), None, config.data_roots())
             result = self.hook.apply(definitions)
         for line in result["changed"] + result["infra"]:
             self.log.info("feast apply: %s", line)
@@ -290,6 +295,7 @@ class FeastTrainingSetOperator(_FeastOperator):
         entity_conn_id: str | None = None,
         entity_timestamp_field: str = "event_timestamp",
         entity_window_seconds: int | None = None,
+        base_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
         """:param output_path: where the Parquet training set is written.
@@ -298,7 +304,8 @@ class FeastTrainingSetOperator(_FeastOperator):
         :param entity_path: entity rows with timestamps, a Parquet/CSV file; or
         :param entity_query: a SQL query on ``entity_conn_id``; or neither, with
         :param entity_window_seconds: every entity seen in this window before the data interval's end.
-        :param entity_timestamp_field: the entity rows' timestamp column."""
+        :param entity_timestamp_field: the entity rows' timestamp column.
+        :param base_dir: the bundle root (relative paths resolve against it; its code is never a data location)."""
         super().__init__(**kwargs)
         self.output_path = output_path
         self.features = list(features or [])
@@ -309,9 +316,14 @@ class FeastTrainingSetOperator(_FeastOperator):
         self.entity_conn_id = entity_conn_id
         self.entity_timestamp_field = entity_timestamp_field
         self.entity_window_seconds = entity_window_seconds
+        self.base_dir = base_dir
 
     def execute(self, context: Any) -> dict[str, Any]:
         with permanent_fails():
+            roots = config.data_roots()
+            self.output_path = check_resolved(self.output_path, self.base_dir, roots)
+            if self.entity_path is not None:
+                self.entity_path = check_resolved(self.entity_path, self.base_dir, roots)
             return self._build(context)
 
     def entity_df(self, context: Any) -> Any:

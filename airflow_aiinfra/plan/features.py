@@ -128,6 +128,7 @@ def training_set_payload(ctx: PlanContext) -> FeastTrainingSetPayload:
         entity_query=src.query if src else None,
         entity_conn_id=src.conn_id if src else None,
         entity_timestamp_field=src.timestamp_field if src else "event_timestamp",
+        base_dir=ctx.options.bundle_root,
         entity_window_seconds=int(ts.entity_window.total_seconds()) if ts.entity_window else None,
     )
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from airflow_aiinfra.locations import lexical_problem
 from airflow_aiinfra.spec.checks.common import Issue, check_schedule
+from airflow_aiinfra.spec.model.features import FeatureStore
 from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.options import SpecOptions
 from airflow_aiinfra.spec.schedules import SPECIAL_SCHEDULES
@@ -101,6 +103,7 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
                     yield ("training_pipeline", "stages", i, "env", ts.stage_env), (
                         f"{ts.stage_env} is set by feature_store.training_set (the training set's path) for every "
                         "stage; remove it from env, or name another variable with training_set.stage_env")
+    yield from _location_issues(fs, base, options)
     sched = fs.materialize.schedule
     if sched in SPECIAL_SCHEDULES:
         yield (*base, "materialize", "schedule"), (
@@ -113,3 +116,16 @@ def _listed(names: object, limit: int = 8) -> str:
     items = sorted(names)  # type: ignore[call-overload]
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more
+
+
+def _location_issues(fs: FeatureStore, base: Path, options: SpecOptions) -> Iterator[Issue]:
+    """Feature sources and the training set's output are data locations (``airflow_aiinfra.locations``)."""
+    paths: list[tuple[Path, str | None]] = [((*base, "sources", n, "path"), s.path) for n, s in fs.sources.items()]
+    if fs.training_set is not None:
+        ts = fs.training_set
+        paths.append(((*base, "training_set", "output_path"), ts.output_path))
+        if ts.entity_source is not None:
+            paths.append(((*base, "training_set", "entity_source", "path"), ts.entity_source.path))
+    for where, value in paths:
+        if value is not None and (problem := lexical_problem(value, options.data_roots)):
+            yield where, problem

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
 
+from airflow_aiinfra.locations import lexical_problem
 from airflow_aiinfra.spec.checks.common import Issue
 from airflow_aiinfra.spec.model.quality import Gate
 from airflow_aiinfra.spec.model.root import Spec
@@ -130,6 +131,8 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
             yield (*base, "after"), f"stage(s) {sorted(overlap)} are both before and after the gate; that is a cycle"
         if gate.before and gate.after and not set(gate.before) & set(gate.after):
             yield from _order_issues(spec, gate, base)
+        if gate.data.path is not None and (problem := lexical_problem(gate.data.path, options.data_roots)):
+            yield (*base, "data", "path"), problem
         if gate.suite_path is not None and not gate.suite_path.split("?", 1)[0].endswith(".json"):
             yield (*base, "suite_path"), f"{gate.suite_path!r} is not a GX expectation suite file (*.json)"
         yield from check_expectations(gate, base, options)
