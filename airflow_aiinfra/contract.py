@@ -127,6 +127,7 @@ class GatePayload(Payload):
     format: str | None = None
     query: str | None = None
     conn_id: str | None = None
+    query_params: dict[str, str | int | float | bool] = dataclasses.field(default_factory=dict)
     expectations: list[dict[str, dict[str, Any] | None]] = dataclasses.field(default_factory=list)
     suite_path: str | None = None
     on_failure: str = "fail"

@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from airflow_aiinfra.errors import DataSourceInvalid, DataSourceUnavailable
+from airflow_aiinfra.sql import scan
 
 
 def resolve_path(path: str, base_dir: str | None) -> str:
@@ -93,20 +94,31 @@ class DataSourceHook(BaseHook):
             raise DataSourceInvalid(f"Airflow connection {self.conn_id!r} is not defined; create it (UI, "
                                     f"`airflow connections add`, or AIRFLOW_CONN_{self.conn_id.upper()})") from exc
 
-    def read_query(self, query: str) -> Any:
-        """Run ``query`` on the connection; the result set as a DataFrame."""
+    def read_query(self, query: str, params: dict[str, Any] | None = None) -> Any:
+        """Run ``query`` (one statement, ``:name`` placeholders bound from ``params`` by the driver) in a
+        read-only transaction that is rolled back; the result set as a DataFrame."""
         import pandas as pd
         import sqlalchemy
 
+        scanned = scan(query)
+        params = dict(params or {})
+        missing = [n for n in scanned.names if n not in params]
+        if scanned.problem or missing:
+            raise DataSourceInvalid(scanned.problem or f"no value for placeholder(s) {', '.join(missing)}")
         conn = self.connection()
         conn_id = self.conn_id
         try:
-            engine = sqlalchemy.create_engine(sqlalchemy_url(conn), pool_pre_ping=False, connect_args=_timeout(conn))
+            engine = sqlalchemy.create_engine(sqlalchemy_url(conn), pool_pre_ping=False, connect_args=_connect_args(conn))
         except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
             raise DataSourceInvalid(f"connection {conn_id!r} is not a database SQLAlchemy can open: {exc}") from exc
         try:
             with engine.connect() as db:
-                return pd.read_sql_query(sqlalchemy.text(query), db)
+                _read_only(db, conn_id)
+                try:
+                    return pd.read_sql_query(sqlalchemy.text(scanned.text), db,
+                                             params={n: params[n] for n in scanned.names})
+                finally:
+                    db.rollback()
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError) as exc:
             raise DataSourceUnavailable(
                 f"database of connection {conn_id!r} is unreachable: {_first_line(exc)}") from exc
@@ -121,8 +133,28 @@ class DataSourceHook(BaseHook):
             engine.dispose()
 
 
-def _timeout(conn: Any) -> dict[str, Any]:
-    return {"connect_timeout": 10} if conn.conn_type in ("postgres", "postgresql") else {}
+def _connect_args(conn: Any) -> dict[str, Any]:
+    if conn.conn_type in ("postgres", "postgresql"):  # every transaction of the session read-only too
+        return {"connect_timeout": 10, "options": "-c default_transaction_read_only=on"}
+    return {}
+
+
+# The statement that makes the transaction read-only, by SQLAlchemy dialect; run first in the transaction.
+READ_ONLY = {
+    "postgresql": "SET TRANSACTION READ ONLY",
+    "sqlite": "PRAGMA query_only = ON",
+    "mysql": "SET SESSION TRANSACTION READ ONLY",
+    "mariadb": "SET SESSION TRANSACTION READ ONLY",
+}
+
+
+def _read_only(db: Any, conn_id: str | None) -> None:
+    """Make the connection's transaction read-only, or refuse a database we cannot make read-only."""
+    statement = READ_ONLY.get(db.dialect.name)
+    if statement is None:
+        raise DataSourceInvalid(f"connection {conn_id!r} is a {db.dialect.name} database; gate queries run "
+                                f"read-only and only on {', '.join(sorted(READ_ONLY))}")
+    db.exec_driver_sql(statement)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -61,7 +61,9 @@ class DataQualityOperator(BaseOperator):
     :param gate: the gate's name (used for the suite, the Data Docs path, the MLflow tag).
     :param path: file or folder, local or fsspec URL; relative paths resolve against ``base_dir``.
     :param format: ``parquet`` or ``csv`` (for ``path``).
-    :param query: SQL run on Airflow connection ``conn_id`` instead of a path.
+    :param query: SQL run read-only on Airflow connection ``conn_id`` instead of a path: one statement,
+        never templated; run values are ``:name`` placeholders (``airflow_aiinfra.sql``).
+    :param query_params: the placeholders' values (templated), bound by the driver, never put into the SQL text.
     :param expectations: ``[{expectation_name: {arguments}}, ...]`` as in GX.
     :param suite_path: an existing GX expectation suite (JSON), relative to ``base_dir`` or a URL.
     :param on_failure: ``fail`` or ``warn``.
@@ -69,8 +71,8 @@ class DataQualityOperator(BaseOperator):
     :param build_data_docs: build the HTML Data Docs of each run (``[aiinfra] data_docs_folder``).
     """
 
-    template_fields: Sequence[str] = ("path", "query", "suite_path")
-    template_fields_renderers = {"query": "sql"}
+    # the query is not a template field: run values reach the database only as bound parameters
+    template_fields: Sequence[str] = ("path", "query_params", "suite_path")
     operator_extra_links = (DataDocsLink(),)
     ui_color = "#fff4e0"
 
@@ -82,6 +84,7 @@ class DataQualityOperator(BaseOperator):
         format: Literal["parquet", "csv"] | None = None,
         query: str | None = None,
         conn_id: str | None = None,
+        query_params: dict[str, Any] | None = None,
         expectations: list[dict[str, dict[str, Any] | None]] | None = None,
         suite_path: str | None = None,
         on_failure: Literal["fail", "warn"] = "fail",
@@ -99,6 +102,7 @@ class DataQualityOperator(BaseOperator):
         self.format = format or "parquet"
         self.query = query
         self.conn_id = conn_id
+        self.query_params = dict(query_params or {})
         self.expectations = list(expectations or [])
         self.suite_path = suite_path
         self.on_failure = on_failure
@@ -122,7 +126,7 @@ class DataQualityOperator(BaseOperator):
         if self.path is not None:
             return self.hook.read_path(self.source(), self.format)
         assert self.query is not None
-        return self.hook.read_query(self.query)
+        return self.hook.read_query(self.query, self.query_params)
 
     def import_custom_expectations(self) -> None:
         module = config.gx_custom_expectations_module()

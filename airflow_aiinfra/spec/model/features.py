@@ -16,6 +16,7 @@ from airflow_aiinfra.spec.types import (
     ConnId,
     Duration,
     Fraction,
+    Identifier,
     Name,
     Strict,
     TemplatedStr,
@@ -50,7 +51,6 @@ FeastDtype = Annotated[
     Literal["int32", "int64", "float32", "float64", "string", "bytes", "bool", "unix_timestamp"],
     BeforeValidator(_dtype, json_schema_input_type=str),
 ]
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 class Entity(Strict):
