@@ -32,6 +32,7 @@ from airflow_aiinfra.errors import AiinfraError
 from airflow_aiinfra.hooks.data_source import DataSourceHook, resolve_path
 from airflow_aiinfra.locations import check_resolved
 from airflow_aiinfra.operators.failures import permanent_fails
+from airflow_aiinfra.operators.samples import for_output, samples_on
 from airflow_aiinfra.quality import data_docs
 
 
@@ -151,7 +152,8 @@ class DataQualityOperator(BaseOperator):
             suite_json = gxh.read_suite(resolve_path(self.suite_path, self.base_dir))
         context = gxh.ephemeral_context(docs_dir)
         suite = gxh.build_suite(self.gate, self.expectations, suite_json)
-        validation = gxh.validate(df, suite, context=context, run_name=run_name, build_docs=docs_dir is not None)
+        validation = gxh.validate(df, suite, context=context, run_name=run_name, build_docs=docs_dir is not None,
+                                  samples=samples_on())
         summary = gxh.summarize(validation.result)
         if validation.docs_error:
             self.log.warning("Data Docs were not built: %s", validation.docs_error)
@@ -180,7 +182,7 @@ class DataQualityOperator(BaseOperator):
         with permanent_fails(DataQualityConfigError, f"gate {self.gate!r}: "):
             summary = self.validate_frame(df, run_name=data_docs.safe_segment(run_id), docs_dir=docs_dir)
         status = "passed" if summary["success"] else ("warn" if self.on_failure == "warn" else "failed")
-        result = {
+        result = for_output({
             "gate": self.gate,
             "status": status,
             "on_failure": self.on_failure,
@@ -190,7 +192,7 @@ class DataQualityOperator(BaseOperator):
             "data_docs": self.data_docs_url,
             "seconds": {"read": round(read_s, 3), "total": round(time.monotonic() - started, 3)},
             **summary,
-        }
+        })
         ti.xcom_push(key="return_value", value=result)
         (self.log.info if summary["success"] else self.log.warning)("%s", format_table(result))
         self._log_to_mlflow(context, result)

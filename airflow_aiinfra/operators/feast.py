@@ -21,6 +21,7 @@ from airflow_aiinfra.contract import FeastEntityDef, FeastSourceDef, FeastStoreP
 from airflow_aiinfra.errors import FeastPermanentError
 from airflow_aiinfra.locations import check_resolved
 from airflow_aiinfra.operators.failures import permanent_fails
+from airflow_aiinfra.operators.samples import for_output
 
 ONE_US = timedelta(microseconds=1)
 
@@ -199,7 +200,7 @@ class FeastConsistencyOperator(_FeastOperator):
         if ci and int(end.timestamp()) // ci == int(start.timestamp()) // ci:
             raise AirflowSkipException(f"no multiple of check_interval ({ci}s) in ({start}, {end}]: check skipped")
         with permanent_fails():
-            report = self.check(start, end)
+            report = for_output(self.check(start, end))
         rows = [[f["feature"], f["checked"], f["mismatches"], f"{f['rate']:.4%}", f["status"]]
                 for f in report["features"]]
         self.log.info("online/offline consistency for [%s, %s), as of %s:\n%s", start.isoformat(), end.isoformat(),
@@ -209,7 +210,8 @@ class FeastConsistencyOperator(_FeastOperator):
             if f["status"] != "ok":
                 self.log.warning("%s: %d of %d sampled entities differ (%.4f%% > %s), e.g. %s", f["feature"],
                                  f["mismatches"], f["checked"], 100 * f["rate"],
-                                 "alert_threshold" if f["status"] == "fail" else "tolerance", f["examples"][:2])
+                                 "alert_threshold" if f["status"] == "fail" else "tolerance",
+                                 f.get("examples", "[data_samples off]")[:2])
         if context.get("ti") is not None:  # the report stays in XCom when the check fails
             context["ti"].xcom_push(key="return_value", value=report)
         if failing:

@@ -291,3 +291,34 @@ def test_custom_expectations_module_from_deployment_config(tmp_path: Path, monke
     with pytest.raises(DataQualityConfigError, match="no_such_module_here"):
         run(gate(path=str(tmp_path / "x.csv"), format="csv", build_data_docs=False))
     sys.modules.pop("my_gx_rules", None)
+
+
+# --- samples: through Airflow's secrets masker, and off with [aiinfra] data_samples ----------------------------
+TOKEN = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+def _token_gate(tmp_path: Path) -> DataQualityOperator:
+    (tmp_path / "creds.csv").write_text(f"user_id,api_key\n1,{TOKEN}\n2,ok-value\n")
+    return gate(path="creds.csv", format="csv", base_dir=str(tmp_path), build_data_docs=False, on_failure="warn",
+                expectations=[{"expect_column_values_to_match_regex": {"column": "api_key", "regex": "^ok-"}},
+                              {"expect_column_values_to_be_in_set": {"column": "api_key", "value_set": ["ok-value"]}}])
+
+
+def test_a_secret_in_the_data_reaches_neither_log_nor_xcom(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(TOKEN)  # as Airflow does for a connection's password or a sensitive Variable
+    with caplog.at_level("INFO"):
+        ti = run(_token_gate(tmp_path))
+    pushed = json.dumps(ti.pushed)
+    assert ti.pushed["return_value"]["status"] == "warn"
+    assert TOKEN not in pushed and TOKEN not in caplog.text
+    assert "***" in pushed  # the sample is there, masked: the mechanism ran, not an empty result
+
+
+def test_data_samples_off_keeps_only_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__AIINFRA__DATA_SAMPLES", "False")
+    result = run(_token_gate(tmp_path)).pushed["return_value"]
+    assert "tok-" not in json.dumps(result)
+    (failed, *_) = result["failed"]
+    assert failed["unexpected_count"] == 1 and "unexpected_sample" not in failed
