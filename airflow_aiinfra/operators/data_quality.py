@@ -32,7 +32,7 @@ from airflow_aiinfra.errors import AiinfraError
 from airflow_aiinfra.hooks.data_source import DataSourceHook, resolve_path
 from airflow_aiinfra.locations import check_resolved
 from airflow_aiinfra.operators.failures import permanent_fails
-from airflow_aiinfra.operators.samples import for_output, samples_on
+from airflow_aiinfra.operators.samples import for_output, mask_files, samples_on
 from airflow_aiinfra.quality import data_docs
 
 
@@ -157,6 +157,8 @@ class DataQualityOperator(BaseOperator):
         summary = gxh.summarize(validation.result)
         if validation.docs_error:
             self.log.warning("Data Docs were not built: %s", validation.docs_error)
+        if docs_dir is not None:
+            mask_files(docs_dir)  # the pages show unexpected values too
         if validation.docs_page is not None and docs_dir is not None:
             root = config.data_docs_folder()
             try:

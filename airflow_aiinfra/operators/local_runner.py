@@ -95,6 +95,8 @@ class LocalStageRun:
     def run(self, context: Any) -> None:
         from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
+        from airflow_aiinfra.operators.samples import redact
+
         op = self.op
         log = op.log
         if not op.cmds:
@@ -126,8 +128,8 @@ class LocalStageRun:
             raise AirflowException(f"cannot start {argv[0]!r}: {exc}") from exc
         try:
             assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                log.info("%s", line.rstrip("\n"))
+            for line in self.proc.stdout:  # the masker on each line: the stage may print a secret it was given
+                log.info("%s", redact(line.rstrip("\n")))
             code = self.proc.wait()
         finally:
             self.kill()
