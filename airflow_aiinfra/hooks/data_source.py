@@ -119,16 +119,8 @@ class DataSourceHook(BaseHook):
                                              params={n: params[n] for n in scanned.names})
                 finally:
                     db.rollback()
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError) as exc:
-            raise DataSourceUnavailable(
-                f"database of connection {conn_id!r} is unreachable: {_first_line(exc)}") from exc
-        except sqlalchemy.exc.ProgrammingError as exc:
-            code = getattr(exc.orig, "pgcode", None)
-            if code == "42P01":  # undefined_table: the partition/table may not be loaded yet
-                raise DataSourceUnavailable(f"table not found on {conn_id!r}: {_first_line(exc)}") from exc
-            raise DataSourceInvalid(f"query on {conn_id!r} failed: {_first_line(exc)}") from exc
-        except sqlalchemy.exc.DBAPIError as exc:
-            raise DataSourceInvalid(f"query on {conn_id!r} failed: {_first_line(exc)}") from exc
+        except (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError) as exc:
+            raise _mapped(exc, conn_id) from exc
         finally:
             engine.dispose()
 
@@ -155,6 +147,30 @@ def _read_only(db: Any, conn_id: str | None) -> None:
         raise DataSourceInvalid(f"connection {conn_id!r} is a {db.dialect.name} database; gate queries run "
                                 f"read-only and only on {', '.join(sorted(READ_ONLY))}")
     db.exec_driver_sql(statement)
+
+
+def _mapped(exc: Any, conn_id: str | None) -> Exception:
+    """A SQLAlchemy error of a gate query as the package's error (by type and driver error code)."""
+    import sqlalchemy
+
+    if _refused_write(exc):  # by the read-only transaction: permanent, never retried
+        return DataSourceInvalid(f"query on {conn_id!r} tried to write, and gate queries run in a read-only "
+                                 f"transaction: {_first_line(exc)}")
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | sqlalchemy.exc.TimeoutError):
+        return DataSourceUnavailable(f"database of connection {conn_id!r} is unreachable: {_first_line(exc)}")
+    if isinstance(exc, sqlalchemy.exc.ProgrammingError) and getattr(exc.orig, "pgcode", None) == "42P01":
+        # undefined_table: the partition/table may not be loaded yet
+        return DataSourceUnavailable(f"table not found on {conn_id!r}: {_first_line(exc)}")
+    return DataSourceInvalid(f"query on {conn_id!r} failed: {_first_line(exc)}")
+
+
+def _refused_write(exc: Any) -> bool:
+    """A write refused by the read-only transaction, known by the driver's error code (not its message):
+    PostgreSQL 25006 read_only_sql_transaction, SQLite SQLITE_READONLY, MySQL 1792."""
+    orig = getattr(exc, "orig", None)
+    return (getattr(orig, "pgcode", None) == "25006"
+            or str(getattr(orig, "sqlite_errorname", "")).startswith("SQLITE_READONLY")
+            or bool(getattr(orig, "args", None)) and orig.args[0] == 1792)
 
 
 def _first_line(exc: BaseException) -> str:
