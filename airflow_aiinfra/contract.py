@@ -211,6 +211,7 @@ class FeastTrainingSetPayload(FeastStorePayload):
     views: list[str] = dataclasses.field(default_factory=list)
     entity_path: str | None = None
     entity_query: str | None = None
+    entity_query_params: dict[str, str | int | float | bool] = dataclasses.field(default_factory=dict)
     entity_conn_id: str | None = None
     entity_timestamp_field: str = "event_timestamp"
     entity_window_seconds: int | None = None

@@ -282,8 +282,8 @@ class FeastTrainingSetOperator(_FeastOperator):
     """Build a point-in-time-correct dataset with ``get_historical_features`` and write it where the
     training stages read it; logs rows and a content hash, and records both on the MLflow run."""
 
-    template_fields: Sequence[str] = ("output_path", "entity_path", "entity_query")
-    template_fields_renderers = {"entity_query": "sql"}
+    # the query is not a template field: run values reach the database only as bound parameters
+    template_fields: Sequence[str] = ("output_path", "entity_path", "entity_query_params")
 
     def __init__(
         self,
@@ -294,6 +294,7 @@ class FeastTrainingSetOperator(_FeastOperator):
         views: list[str] | None = None,
         entity_path: str | None = None,
         entity_query: str | None = None,
+        entity_query_params: dict[str, Any] | None = None,
         entity_conn_id: str | None = None,
         entity_timestamp_field: str = "event_timestamp",
         entity_window_seconds: int | None = None,
@@ -304,7 +305,8 @@ class FeastTrainingSetOperator(_FeastOperator):
         :param features: ``view:feature`` references; empty with ``feature_service``: the service's.
         :param views: views whose entities make the rows when no entity source is given.
         :param entity_path: entity rows with timestamps, a Parquet/CSV file; or
-        :param entity_query: a SQL query on ``entity_conn_id``; or neither, with
+        :param entity_query: a SQL query on ``entity_conn_id`` (one statement, run read-only, ``:name``
+            placeholders bound from ``entity_query_params``, templated); or neither, with
         :param entity_window_seconds: every entity seen in this window before the data interval's end.
         :param entity_timestamp_field: the entity rows' timestamp column.
         :param base_dir: the bundle root (relative paths resolve against it; its code is never a data location)."""
@@ -315,6 +317,7 @@ class FeastTrainingSetOperator(_FeastOperator):
         self.views = list(views or [])
         self.entity_path = entity_path
         self.entity_query = entity_query
+        self.entity_query_params = dict(entity_query_params or {})
         self.entity_conn_id = entity_conn_id
         self.entity_timestamp_field = entity_timestamp_field
         self.entity_window_seconds = entity_window_seconds
@@ -350,7 +353,7 @@ class FeastTrainingSetOperator(_FeastOperator):
         else:
             from airflow_aiinfra.hooks.data_source import DataSourceHook
 
-            df = DataSourceHook(self.entity_conn_id).read_query(str(self.entity_query))
+            df = DataSourceHook(self.entity_conn_id).read_query(str(self.entity_query), self.entity_query_params)
         ts = self.entity_timestamp_field
         if ts not in df.columns:
             raise FeastPermanentError(f"entity source has no timestamp column {ts!r}; columns: {list(df.columns)}")

@@ -134,3 +134,4 @@ def test_a_gate_refuses_a_symlink_to_the_workers_environment(bundle: Path, monke
     with pytest.raises(AirflowFailException, match="is not a data location") as exc:
         op.execute({"ti": None, "run_id": "r"})
     assert "do-not-print-me" not in str(exc.value)
+

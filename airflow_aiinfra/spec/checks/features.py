@@ -13,6 +13,7 @@ from airflow_aiinfra.spec.schedules import SPECIAL_SCHEDULES
 from airflow_aiinfra.spec.suggest import Suggestions
 from airflow_aiinfra.spec.types import shown
 from airflow_aiinfra.spec.yaml_loader import Path
+from airflow_aiinfra.sql import param_problems, scan
 
 
 def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
@@ -69,6 +70,12 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
                 f"feature sources are registered once by apply, so {src.path!r} cannot use templates; "
                 "point at a fixed file or folder (templates are fine in training_set.entity_source)"
             )
+        if src.query is not None and (problem := scan(src.query).problem):
+            yield (*base, "sources", name, "query"), problem
+        if src.params:
+            yield (*base, "sources", name, "params"), (
+                "Feast runs a feature source's query itself, so it binds no params; params are for "
+                "training_set.entity_source")
         if src.query is not None and fs.offline_store.type != "postgres":
             yield (*base, "sources", name, "query"), (
                 "a 'query' source needs offline_store: {type: postgres, conn_id: ...}; the file offline store "
@@ -80,6 +87,13 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
                 f"use that conn_id here too (got {src.conn_id!r})"
             )
     ts = fs.training_set
+    if ts is not None and ts.entity_source is not None:
+        src = ts.entity_source
+        if src.query is not None:
+            for param, problem in param_problems(src.query, src.params):
+                yield (*base, "training_set", "entity_source", *(("params", param) if param else ("query",))), problem
+        elif src.params:
+            yield (*base, "training_set", "entity_source", "params"), "'params' belong to a 'query'; a 'path' takes none"
     if ts is not None:
         known = {f"{g.name}:{f}" for g in views for f in g.features}
         ref_hints = Suggestions(known)
