@@ -76,7 +76,7 @@ class DistributedJobOperator(TrainingJobOperator):
 
         from airflow_aiinfra.distributed.topology import Parallelism, Topology
         from airflow_aiinfra.errors import LocalRunError
-        from airflow_aiinfra.operators.local_runner import stage_env
+        from airflow_aiinfra.operators.local_runner import log_trust_once, stage_env
         from airflow_aiinfra.operators.samples import MaskedLog
         from airflow_aiinfra.runners.torchrun import LocalTorchRun
 
@@ -93,6 +93,7 @@ class DistributedJobOperator(TrainingJobOperator):
                 cwd=self.local_cwd, gpu=self.gpu_count, checkpoint_dir=self.checkpoint_dir, max_local_procs=cap)
         except ValueError as exc:  # a topology the local cap cannot keep, a command torchrun cannot run
             raise AirflowFailException(f"distributed stage {self.task_id!r} cannot run locally: {exc}") from exc
+        log_trust_once(self.log)
         self.log.warning("local runner: %s", LOCAL_NOTE)
         self.log.info("local runner: [aiinfra] max_local_procs = %d; checkpoints in %s", cap, self.checkpoint_dir)
         try:
