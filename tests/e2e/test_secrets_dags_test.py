@@ -79,7 +79,8 @@ def test_planted_secrets_reach_their_consumers_and_nobody_else(airflow_home: Air
     assert (airflow_home.root / "seen.sha256").read_text() == digest  # the stage saw the real token
     assert f"stage hash {digest}" in out
 
-    # the masker hid both where they would have shown: the stage's print, the gate's sample
+    # the masker hid both where they would have shown: the stage's print, the gate's sample (the row holding the
+    # password is masked only because fetching the connection registered its password: the gate runs first)
     assert "stage sees ***" in out and "e.g. '***'" in out and "***" in gate_text
     assert TOKEN not in out and PASSWORD not in out
 
