@@ -103,6 +103,9 @@ class _FeastOperator(BaseOperator):
     def hook(self) -> Any:
         from airflow_aiinfra.hooks.feast import FeastHook
 
+        if self.online_store_path:  # the SQLite file Feast writes: an output, so a data location
+            with permanent_fails():
+                check_resolved(self.online_store_path, None, config.data_roots())
         return FeastHook(self.store_settings)
 
 

@@ -64,6 +64,7 @@ feature_store:
     - {name: clicks, entity: user, dtype: int64}
   sources:
     clicks: {path: "dags/aiinfra_dags.py"}
+  online_store: {path: /dev/shm/online.db}
   training_set:
     entity_window: 1d
     output_path: "../../../../etc/cron.d/x"
@@ -78,6 +79,7 @@ def test_spec_errors_name_the_field_the_value_and_the_fix() -> None:
                "data location: it is under /proc" in s for s in lines), lines
     assert any("feature_store.sources.clicks.path: 'dags/aiinfra_dags.py'" in s for s in lines), lines
     assert any("feature_store.training_set.output_path: '../../../../etc/cron.d/x'" in s for s in lines), lines
+    assert any("feature_store.online_store.path: '/dev/shm/online.db' is not a data location" in s for s in lines)
     assert all("keep data under" in s for s in lines)
 
 

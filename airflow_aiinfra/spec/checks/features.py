@@ -133,8 +133,10 @@ def _listed(names: object, limit: int = 8) -> str:
 
 
 def _location_issues(fs: FeatureStore, base: Path, options: SpecOptions) -> Iterator[Issue]:
-    """Feature sources and the training set's output are data locations (``airflow_aiinfra.locations``)."""
+    """Feature sources, the training set's output and the SQLite online store are data locations
+    (``airflow_aiinfra.locations``); ``repo_path`` is a Feast repo, code by design, and is not one."""
     paths: list[tuple[Path, str | None]] = [((*base, "sources", n, "path"), s.path) for n, s in fs.sources.items()]
+    paths.append(((*base, "online_store", "path"), fs.online_store.path))
     if fs.training_set is not None:
         ts = fs.training_set
         paths.append(((*base, "training_set", "output_path"), ts.output_path))
