@@ -102,6 +102,23 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "example": "4194304",
         "default": "2097152",
     },
+    "data_roots": {
+        "description": "Comma-separated folders or URL prefixes that gates, feature sources and outputs must "
+        "stay under (relative folders are under the bundle root). Empty means any data location: never "
+        "/proc, /sys, /dev, the bundle's dags/ and specs/, Python files or the installed package.",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "/data/ml,s3://ml-data/",
+        "default": "",
+    },
+    "data_samples": {
+        "description": "Put samples of data values (a gate's unexpected values, mismatching feature "
+        "values) in task logs and XCom, through Airflow's secrets masker. False keeps only counts.",
+        "version_added": "0.1.0",
+        "type": "boolean",
+        "example": "False",
+        "default": "True",
+    },
     "gx_custom_expectations_module": {
         "description": "Python module imported before validation that registers custom GX expectations.",
         "version_added": "0.1.0",
@@ -191,8 +208,20 @@ def gx_custom_expectations_module() -> str:
     return get("gx_custom_expectations_module")
 
 
+def data_roots() -> tuple[str, ...]:
+    return tuple(r.strip() for r in get("data_roots").split(",") if r.strip())
+
+
+def data_samples() -> bool:
+    value = get("data_samples").lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError(f"[aiinfra] data_samples = {value!r}; use True or False")
+    return value in ("true", "1", "yes", "on")
+
+
 def spec_options() -> SpecOptions:
     """What spec validation needs from the deployment's configuration."""
     from airflow_aiinfra.spec.options import SpecOptions
 
-    return SpecOptions(custom_expectations=bool(gx_custom_expectations_module()), max_bytes=_int("max_spec_bytes"))
+    return SpecOptions(custom_expectations=bool(gx_custom_expectations_module()), max_bytes=_int("max_spec_bytes"),
+                       data_roots=data_roots())

@@ -127,6 +127,7 @@ class GatePayload(Payload):
     format: str | None = None
     query: str | None = None
     conn_id: str | None = None
+    query_params: dict[str, str | int | float | bool] = dataclasses.field(default_factory=dict)
     expectations: list[dict[str, dict[str, Any] | None]] = dataclasses.field(default_factory=list)
     suite_path: str | None = None
     on_failure: str = "fail"
@@ -210,9 +211,11 @@ class FeastTrainingSetPayload(FeastStorePayload):
     views: list[str] = dataclasses.field(default_factory=list)
     entity_path: str | None = None
     entity_query: str | None = None
+    entity_query_params: dict[str, str | int | float | bool] = dataclasses.field(default_factory=dict)
     entity_conn_id: str | None = None
     entity_timestamp_field: str = "event_timestamp"
     entity_window_seconds: int | None = None
+    base_dir: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

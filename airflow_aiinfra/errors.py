@@ -20,6 +20,7 @@ The tree::
     │   ├── MlflowPermanentError       4xx, a deleted experiment, a metric gate that fails
     │   ├── FeastPermanentError        bad definitions, a store that was never applied
     │   ├── DataSourceInvalid          a gate's data was reached but cannot be read as configured
+    │   ├── DataLocationRefused        a path is not a data location (code, /proc, outside data_roots)
     │   ├── GateDefinitionError        a gate's expectations or suite file are wrong
     │   ├── RouterPermanentError       the router refuses the change (no such backend or server)
     │   ├── PrometheusPermanentError   a query Prometheus refuses (bad PromQL)
@@ -102,6 +103,10 @@ class DataSourceUnavailable(TransientError):
 
 class DataSourceInvalid(PermanentError):
     """The data was reached but cannot be read as configured (bad SQL, not Parquet/CSV)."""
+
+
+class DataLocationRefused(PermanentError):
+    """A gate, feature source or output path is not a data location (``airflow_aiinfra.locations``)."""
 
 
 class GateDefinitionError(PermanentError):

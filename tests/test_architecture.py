@@ -39,6 +39,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                                 "airflow_aiinfra.wiring", "airflow_aiinfra.cli"),
     "airflow_aiinfra.errors": ("airflow", "airflow_aiinfra"),
     "airflow_aiinfra.bundle": ("airflow", "airflow_aiinfra"),
+    # the data-location rule, used by spec checks and operators alike: pure, given the roots by its callers
+    "airflow_aiinfra.sql": ("airflow", "airflow_aiinfra", "sqlalchemy"),
+    "airflow_aiinfra.locations": ("airflow", "airflow_aiinfra.config", "airflow_aiinfra.spec", "airflow_aiinfra.plan",
+                                  *RUNTIME),
     "airflow_aiinfra.hooks": ("airflow_aiinfra.operators", "airflow_aiinfra.wiring", "airflow_aiinfra.plan",
                               "airflow_aiinfra.spec", "airflow_aiinfra.cli", "airflow_aiinfra.plugins"),
     "airflow_aiinfra.quality": ("airflow_aiinfra.operators", "airflow_aiinfra.wiring", "airflow_aiinfra.plan",

@@ -47,14 +47,16 @@ def test_every_payload_field_is_an_explicit_keyword_of_its_operator(kind: TaskKi
 @pytest.mark.parametrize("kind", list(TaskKind))
 def test_payload_fields_are_plain_data(kind: TaskKind) -> None:
     """Airflow templates and serializes operator attributes: payloads hold JSON-able values only."""
+    import types
     import typing
 
     allowed = (str, int, float, bool, type(None), list, dict)
     for field in dataclasses.fields(PAYLOAD_TYPES[kind]):
         hint = typing.get_type_hints(PAYLOAD_TYPES[kind])[field.name]
         for arg in typing.get_args(hint) or (hint,):
-            origin = typing.get_origin(arg) or arg
-            assert origin in allowed or typing.is_typeddict(origin), (field.name, arg)
+            for leaf in typing.get_args(arg) if isinstance(arg, types.UnionType) else (arg,):  # str | int values
+                origin = typing.get_origin(leaf) or leaf
+                assert origin in allowed or typing.is_typeddict(origin), (field.name, leaf)
 
 
 def test_a_task_refuses_a_payload_of_another_kind() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from airflow_aiinfra.errors import DataSourceInvalid, DataSourceUnavailable
+from airflow_aiinfra.sql import scan
 
 
 def resolve_path(path: str, base_dir: str | None) -> str:
@@ -93,36 +94,83 @@ class DataSourceHook(BaseHook):
             raise DataSourceInvalid(f"Airflow connection {self.conn_id!r} is not defined; create it (UI, "
                                     f"`airflow connections add`, or AIRFLOW_CONN_{self.conn_id.upper()})") from exc
 
-    def read_query(self, query: str) -> Any:
-        """Run ``query`` on the connection; the result set as a DataFrame."""
+    def read_query(self, query: str, params: dict[str, Any] | None = None) -> Any:
+        """Run ``query`` (one statement, ``:name`` placeholders bound from ``params`` by the driver) in a
+        read-only transaction that is rolled back; the result set as a DataFrame."""
         import pandas as pd
         import sqlalchemy
 
+        scanned = scan(query)
+        params = dict(params or {})
+        missing = [n for n in scanned.names if n not in params]
+        if scanned.problem or missing:
+            raise DataSourceInvalid(scanned.problem or f"no value for placeholder(s) {', '.join(missing)}")
         conn = self.connection()
         conn_id = self.conn_id
         try:
-            engine = sqlalchemy.create_engine(sqlalchemy_url(conn), pool_pre_ping=False, connect_args=_timeout(conn))
+            engine = sqlalchemy.create_engine(sqlalchemy_url(conn), pool_pre_ping=False, connect_args=_connect_args(conn))
         except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
             raise DataSourceInvalid(f"connection {conn_id!r} is not a database SQLAlchemy can open: {exc}") from exc
         try:
             with engine.connect() as db:
-                return pd.read_sql_query(sqlalchemy.text(query), db)
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError) as exc:
-            raise DataSourceUnavailable(
-                f"database of connection {conn_id!r} is unreachable: {_first_line(exc)}") from exc
-        except sqlalchemy.exc.ProgrammingError as exc:
-            code = getattr(exc.orig, "pgcode", None)
-            if code == "42P01":  # undefined_table: the partition/table may not be loaded yet
-                raise DataSourceUnavailable(f"table not found on {conn_id!r}: {_first_line(exc)}") from exc
-            raise DataSourceInvalid(f"query on {conn_id!r} failed: {_first_line(exc)}") from exc
-        except sqlalchemy.exc.DBAPIError as exc:
-            raise DataSourceInvalid(f"query on {conn_id!r} failed: {_first_line(exc)}") from exc
+                _read_only(db, conn_id)
+                try:
+                    return pd.read_sql_query(sqlalchemy.text(scanned.text), db,
+                                             params={n: params[n] for n in scanned.names})
+                finally:
+                    db.rollback()
+        except (sqlalchemy.exc.DBAPIError, sqlalchemy.exc.TimeoutError) as exc:
+            raise _mapped(exc, conn_id) from exc
         finally:
             engine.dispose()
 
 
-def _timeout(conn: Any) -> dict[str, Any]:
-    return {"connect_timeout": 10} if conn.conn_type in ("postgres", "postgresql") else {}
+def _connect_args(conn: Any) -> dict[str, Any]:
+    if conn.conn_type in ("postgres", "postgresql"):  # every transaction of the session read-only too
+        return {"connect_timeout": 10, "options": "-c default_transaction_read_only=on"}
+    return {}
+
+
+# The statement that makes the transaction read-only, by SQLAlchemy dialect; run first in the transaction.
+READ_ONLY = {
+    "postgresql": "SET TRANSACTION READ ONLY",
+    "sqlite": "PRAGMA query_only = ON",
+    "mysql": "SET SESSION TRANSACTION READ ONLY",
+    "mariadb": "SET SESSION TRANSACTION READ ONLY",
+}
+
+
+def _read_only(db: Any, conn_id: str | None) -> None:
+    """Make the connection's transaction read-only, or refuse a database we cannot make read-only."""
+    statement = READ_ONLY.get(db.dialect.name)
+    if statement is None:
+        raise DataSourceInvalid(f"connection {conn_id!r} is a {db.dialect.name} database; gate queries run "
+                                f"read-only and only on {', '.join(sorted(READ_ONLY))}")
+    db.exec_driver_sql(statement)
+
+
+def _mapped(exc: Any, conn_id: str | None) -> Exception:
+    """A SQLAlchemy error of a gate query as the package's error (by type and driver error code)."""
+    import sqlalchemy
+
+    if _refused_write(exc):  # by the read-only transaction: permanent, never retried
+        return DataSourceInvalid(f"query on {conn_id!r} tried to write, and gate queries run in a read-only "
+                                 f"transaction: {_first_line(exc)}")
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | sqlalchemy.exc.TimeoutError):
+        return DataSourceUnavailable(f"database of connection {conn_id!r} is unreachable: {_first_line(exc)}")
+    if isinstance(exc, sqlalchemy.exc.ProgrammingError) and getattr(exc.orig, "pgcode", None) == "42P01":
+        # undefined_table: the partition/table may not be loaded yet
+        return DataSourceUnavailable(f"table not found on {conn_id!r}: {_first_line(exc)}")
+    return DataSourceInvalid(f"query on {conn_id!r} failed: {_first_line(exc)}")
+
+
+def _refused_write(exc: Any) -> bool:
+    """A write refused by the read-only transaction, known by the driver's error code (not its message):
+    PostgreSQL 25006 read_only_sql_transaction, SQLite SQLITE_READONLY, MySQL 1792."""
+    orig = getattr(exc, "orig", None)
+    return (getattr(orig, "pgcode", None) == "25006"
+            or str(getattr(orig, "sqlite_errorname", "")).startswith("SQLITE_READONLY")
+            or bool(getattr(orig, "args", None)) and orig.args[0] == 1792)
 
 
 def _first_line(exc: BaseException) -> str:

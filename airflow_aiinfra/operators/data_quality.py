@@ -30,7 +30,9 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_aiinfra import config
 from airflow_aiinfra.errors import AiinfraError
 from airflow_aiinfra.hooks.data_source import DataSourceHook, resolve_path
+from airflow_aiinfra.locations import check_resolved
 from airflow_aiinfra.operators.failures import permanent_fails
+from airflow_aiinfra.operators.samples import for_output, mask_files, samples_on
 from airflow_aiinfra.quality import data_docs
 
 
@@ -60,7 +62,9 @@ class DataQualityOperator(BaseOperator):
     :param gate: the gate's name (used for the suite, the Data Docs path, the MLflow tag).
     :param path: file or folder, local or fsspec URL; relative paths resolve against ``base_dir``.
     :param format: ``parquet`` or ``csv`` (for ``path``).
-    :param query: SQL run on Airflow connection ``conn_id`` instead of a path.
+    :param query: SQL run read-only on Airflow connection ``conn_id`` instead of a path: one statement,
+        never templated; run values are ``:name`` placeholders (``airflow_aiinfra.sql``).
+    :param query_params: the placeholders' values (templated), bound by the driver, never put into the SQL text.
     :param expectations: ``[{expectation_name: {arguments}}, ...]`` as in GX.
     :param suite_path: an existing GX expectation suite (JSON), relative to ``base_dir`` or a URL.
     :param on_failure: ``fail`` or ``warn``.
@@ -68,8 +72,8 @@ class DataQualityOperator(BaseOperator):
     :param build_data_docs: build the HTML Data Docs of each run (``[aiinfra] data_docs_folder``).
     """
 
-    template_fields: Sequence[str] = ("path", "query", "suite_path")
-    template_fields_renderers = {"query": "sql"}
+    # the query is not a template field: run values reach the database only as bound parameters
+    template_fields: Sequence[str] = ("path", "query_params", "suite_path")
     operator_extra_links = (DataDocsLink(),)
     ui_color = "#fff4e0"
 
@@ -81,6 +85,7 @@ class DataQualityOperator(BaseOperator):
         format: Literal["parquet", "csv"] | None = None,
         query: str | None = None,
         conn_id: str | None = None,
+        query_params: dict[str, Any] | None = None,
         expectations: list[dict[str, dict[str, Any] | None]] | None = None,
         suite_path: str | None = None,
         on_failure: Literal["fail", "warn"] = "fail",
@@ -98,6 +103,7 @@ class DataQualityOperator(BaseOperator):
         self.format = format or "parquet"
         self.query = query
         self.conn_id = conn_id
+        self.query_params = dict(query_params or {})
         self.expectations = list(expectations or [])
         self.suite_path = suite_path
         self.on_failure = on_failure
@@ -111,8 +117,9 @@ class DataQualityOperator(BaseOperator):
         return DataSourceHook(self.conn_id)
 
     def source(self) -> str:
+        """The rendered path, resolved and checked to be a data location (DataLocationRefused otherwise)."""
         if self.path is not None:
-            return resolve_path(self.path, self.base_dir)
+            return check_resolved(self.path, self.base_dir, config.data_roots())
         return f"query on {self.conn_id}"
 
     def read(self) -> Any:
@@ -120,7 +127,7 @@ class DataQualityOperator(BaseOperator):
         if self.path is not None:
             return self.hook.read_path(self.source(), self.format)
         assert self.query is not None
-        return self.hook.read_query(self.query)
+        return self.hook.read_query(self.query, self.query_params)
 
     def import_custom_expectations(self) -> None:
         module = config.gx_custom_expectations_module()
@@ -145,10 +152,13 @@ class DataQualityOperator(BaseOperator):
             suite_json = gxh.read_suite(resolve_path(self.suite_path, self.base_dir))
         context = gxh.ephemeral_context(docs_dir)
         suite = gxh.build_suite(self.gate, self.expectations, suite_json)
-        validation = gxh.validate(df, suite, context=context, run_name=run_name, build_docs=docs_dir is not None)
+        validation = gxh.validate(df, suite, context=context, run_name=run_name, build_docs=docs_dir is not None,
+                                  samples=samples_on())
         summary = gxh.summarize(validation.result)
         if validation.docs_error:
             self.log.warning("Data Docs were not built: %s", validation.docs_error)
+        if docs_dir is not None:
+            mask_files(docs_dir)  # the pages show unexpected values too
         if validation.docs_page is not None and docs_dir is not None:
             root = config.data_docs_folder()
             try:
@@ -174,7 +184,7 @@ class DataQualityOperator(BaseOperator):
         with permanent_fails(DataQualityConfigError, f"gate {self.gate!r}: "):
             summary = self.validate_frame(df, run_name=data_docs.safe_segment(run_id), docs_dir=docs_dir)
         status = "passed" if summary["success"] else ("warn" if self.on_failure == "warn" else "failed")
-        result = {
+        result = for_output({
             "gate": self.gate,
             "status": status,
             "on_failure": self.on_failure,
@@ -184,7 +194,7 @@ class DataQualityOperator(BaseOperator):
             "data_docs": self.data_docs_url,
             "seconds": {"read": round(read_s, 3), "total": round(time.monotonic() - started, 3)},
             **summary,
-        }
+        })
         ti.xcom_push(key="return_value", value=result)
         (self.log.info if summary["success"] else self.log.warning)("%s", format_table(result))
         self._log_to_mlflow(context, result)

@@ -76,7 +76,8 @@ class DistributedJobOperator(TrainingJobOperator):
 
         from airflow_aiinfra.distributed.topology import Parallelism, Topology
         from airflow_aiinfra.errors import LocalRunError
-        from airflow_aiinfra.operators.local_runner import stage_env
+        from airflow_aiinfra.operators.local_runner import log_trust_once, stage_env
+        from airflow_aiinfra.operators.samples import MaskedLog
         from airflow_aiinfra.runners.torchrun import LocalTorchRun
 
         t = self.topology
@@ -87,10 +88,12 @@ class DistributedJobOperator(TrainingJobOperator):
                                 backend=t["backend"],  # type: ignore[arg-type]
                                 parallelism=Parallelism(**p) if p else None)
             self._local_run = LocalTorchRun(
-                cmds=self.command, topology=topology, env=stage_env(self.env, self.gpu_count), log=self.log,
+                cmds=self.command, topology=topology, env=stage_env(self.env, self.gpu_count),
+                log=MaskedLog(self.log),
                 cwd=self.local_cwd, gpu=self.gpu_count, checkpoint_dir=self.checkpoint_dir, max_local_procs=cap)
         except ValueError as exc:  # a topology the local cap cannot keep, a command torchrun cannot run
             raise AirflowFailException(f"distributed stage {self.task_id!r} cannot run locally: {exc}") from exc
+        log_trust_once(self.log)
         self.log.warning("local runner: %s", LOCAL_NOTE)
         self.log.info("local runner: [aiinfra] max_local_procs = %d; checkpoints in %s", cap, self.checkpoint_dir)
         try:

@@ -16,9 +16,12 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from airflow_aiinfra import config
 from airflow_aiinfra.contract import FeastEntityDef, FeastSourceDef, FeastStorePayload, FeastViewDef
 from airflow_aiinfra.errors import FeastPermanentError
+from airflow_aiinfra.locations import check_resolved
 from airflow_aiinfra.operators.failures import permanent_fails
+from airflow_aiinfra.operators.samples import for_output
 
 ONE_US = timedelta(microseconds=1)
 
@@ -100,6 +103,9 @@ class _FeastOperator(BaseOperator):
     def hook(self) -> Any:
         from airflow_aiinfra.hooks.feast import FeastHook
 
+        if self.online_store_path:  # the SQLite file Feast writes: an output, so a data location
+            with permanent_fails():
+                check_resolved(self.online_store_path, None, config.data_roots())
         return FeastHook(self.store_settings)
 
 
@@ -135,6 +141,9 @@ class FeastApplyOperator(_FeastOperator):
 
         definitions = None if self.repo_path else Definitions(self.entities, self.sources, self.feature_views)
         with permanent_fails():
+            for source in self.sources.values():
+                if source.get("path"):
+                    check_resolved(str(source["path"]), None, config.data_roots())
             result = self.hook.apply(definitions)
         for line in result["changed"] + result["infra"]:
             self.log.info("feast apply: %s", line)
@@ -194,7 +203,7 @@ class FeastConsistencyOperator(_FeastOperator):
         if ci and int(end.timestamp()) // ci == int(start.timestamp()) // ci:
             raise AirflowSkipException(f"no multiple of check_interval ({ci}s) in ({start}, {end}]: check skipped")
         with permanent_fails():
-            report = self.check(start, end)
+            report = for_output(self.check(start, end))
         rows = [[f["feature"], f["checked"], f["mismatches"], f"{f['rate']:.4%}", f["status"]]
                 for f in report["features"]]
         self.log.info("online/offline consistency for [%s, %s), as of %s:\n%s", start.isoformat(), end.isoformat(),
@@ -204,7 +213,8 @@ class FeastConsistencyOperator(_FeastOperator):
             if f["status"] != "ok":
                 self.log.warning("%s: %d of %d sampled entities differ (%.4f%% > %s), e.g. %s", f["feature"],
                                  f["mismatches"], f["checked"], 100 * f["rate"],
-                                 "alert_threshold" if f["status"] == "fail" else "tolerance", f["examples"][:2])
+                                 "alert_threshold" if f["status"] == "fail" else "tolerance",
+                                 f.get("examples", "[data_samples off]")[:2])
         if context.get("ti") is not None:  # the report stays in XCom when the check fails
             context["ti"].xcom_push(key="return_value", value=report)
         if failing:
@@ -275,8 +285,8 @@ class FeastTrainingSetOperator(_FeastOperator):
     """Build a point-in-time-correct dataset with ``get_historical_features`` and write it where the
     training stages read it; logs rows and a content hash, and records both on the MLflow run."""
 
-    template_fields: Sequence[str] = ("output_path", "entity_path", "entity_query")
-    template_fields_renderers = {"entity_query": "sql"}
+    # the query is not a template field: run values reach the database only as bound parameters
+    template_fields: Sequence[str] = ("output_path", "entity_path", "entity_query_params")
 
     def __init__(
         self,
@@ -287,18 +297,22 @@ class FeastTrainingSetOperator(_FeastOperator):
         views: list[str] | None = None,
         entity_path: str | None = None,
         entity_query: str | None = None,
+        entity_query_params: dict[str, Any] | None = None,
         entity_conn_id: str | None = None,
         entity_timestamp_field: str = "event_timestamp",
         entity_window_seconds: int | None = None,
+        base_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
         """:param output_path: where the Parquet training set is written.
         :param features: ``view:feature`` references; empty with ``feature_service``: the service's.
         :param views: views whose entities make the rows when no entity source is given.
         :param entity_path: entity rows with timestamps, a Parquet/CSV file; or
-        :param entity_query: a SQL query on ``entity_conn_id``; or neither, with
+        :param entity_query: a SQL query on ``entity_conn_id`` (one statement, run read-only, ``:name``
+            placeholders bound from ``entity_query_params``, templated); or neither, with
         :param entity_window_seconds: every entity seen in this window before the data interval's end.
-        :param entity_timestamp_field: the entity rows' timestamp column."""
+        :param entity_timestamp_field: the entity rows' timestamp column.
+        :param base_dir: the bundle root (relative paths resolve against it; its code is never a data location)."""
         super().__init__(**kwargs)
         self.output_path = output_path
         self.features = list(features or [])
@@ -306,12 +320,18 @@ class FeastTrainingSetOperator(_FeastOperator):
         self.views = list(views or [])
         self.entity_path = entity_path
         self.entity_query = entity_query
+        self.entity_query_params = dict(entity_query_params or {})
         self.entity_conn_id = entity_conn_id
         self.entity_timestamp_field = entity_timestamp_field
         self.entity_window_seconds = entity_window_seconds
+        self.base_dir = base_dir
 
     def execute(self, context: Any) -> dict[str, Any]:
         with permanent_fails():
+            roots = config.data_roots()
+            self.output_path = check_resolved(self.output_path, self.base_dir, roots)
+            if self.entity_path is not None:
+                self.entity_path = check_resolved(self.entity_path, self.base_dir, roots)
             return self._build(context)
 
     def entity_df(self, context: Any) -> Any:
@@ -336,7 +356,7 @@ class FeastTrainingSetOperator(_FeastOperator):
         else:
             from airflow_aiinfra.hooks.data_source import DataSourceHook
 
-            df = DataSourceHook(self.entity_conn_id).read_query(str(self.entity_query))
+            df = DataSourceHook(self.entity_conn_id).read_query(str(self.entity_query), self.entity_query_params)
         ts = self.entity_timestamp_field
         if ts not in df.columns:
             raise FeastPermanentError(f"entity source has no timestamp column {ts!r}; columns: {list(df.columns)}")

@@ -1,4 +1,9 @@
-"""Run a stage's command as a subprocess on the worker: the laptop/CI stand-in for a pod."""
+"""Run a stage's command as a subprocess on the worker: the laptop/CI stand-in for a pod.
+
+Trust: under ``runner = local`` a stage's ``command`` is the team's own code running on the worker as the
+worker's user, with the worker's environment (minus Airflow's own settings and secrets): for trusted,
+single-team use. The first local run in a worker process says so in the task log (``log_trust_once``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,43 @@ from typing import Any
 
 # Never hand Airflow's own secrets (DB URL, connections, variables) to stage code.
 _HIDDEN_PREFIXES = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "_AIRFLOW")
+
+
+TRUST_NOTE = ("local runner: stage commands run on this worker as its user {user!r} (uid {uid}), with the worker's "
+              "environment minus Airflow's settings: trusted, single-team use only; [aiinfra] runner = kubernetes "
+              "runs each stage in its own pod")
+_trust_logged = False
+
+
+def log_trust_once(log: Any) -> None:
+    """Say once per worker process what the local runner trusts a stage's command with."""
+    global _trust_logged
+    if _trust_logged:
+        return
+    _trust_logged = True
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    log.warning(TRUST_NOTE.format(user=user, uid=os.getuid()))
+
+
+def mask_secret_env(secrets: Any, base: dict[str, str] | None = None) -> list[str]:
+    """Register with Airflow's secrets masker the worker's values of the env vars a stage's secret references
+    name (``secrets: [{secret, key, env}]``: under the local runner the worker's own variable stands in for the
+    Kubernetes Secret), so a stage that prints one shows ``***`` in the task log. Returns the names masked."""
+    from airflow.sdk.log import mask_secret
+
+    env = base if base is not None else os.environ
+    masked = []
+    for ref in secrets or []:
+        name = getattr(ref, "deploy_target", None) if getattr(ref, "deploy_type", None) == "env" else None
+        if name and env.get(name):
+            mask_secret(env[name])  # no name: a name would mask only sensitive-looking ones
+            masked.append(name)
+    return masked
 
 
 def stage_env(env_vars: Any, gpu: int, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -53,6 +95,8 @@ class LocalStageRun:
     def run(self, context: Any) -> None:
         from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
+        from airflow_aiinfra.operators.samples import redact
+
         op = self.op
         log = op.log
         if not op.cmds:
@@ -66,6 +110,11 @@ class LocalStageRun:
             # In an image "python" is the image's interpreter; on the worker it is the worker's own.
             argv[0] = sys.executable
         gpu = getattr(op, "gpu_count", 0)
+        log_trust_once(log)
+        masked = mask_secret_env(op.secrets)
+        if masked:
+            log.info("local runner: secret env vars %s come from the worker's environment (masked in this log)",
+                     masked)
         for note in unenforced(op):
             log.warning("local runner: %s", note)
         log.info("local runner: CUDA_VISIBLE_DEVICES=%r for %d requested GPU(s)", ",".join(map(str, range(gpu))), gpu)
@@ -79,8 +128,8 @@ class LocalStageRun:
             raise AirflowException(f"cannot start {argv[0]!r}: {exc}") from exc
         try:
             assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                log.info("%s", line.rstrip("\n"))
+            for line in self.proc.stdout:  # the masker on each line: the stage may print a secret it was given
+                log.info("%s", redact(line.rstrip("\n")))
             code = self.proc.wait()
         finally:
             self.kill()

@@ -84,9 +84,11 @@ class SparkStageOperator(SparkKubernetesOperator):
 
         from airflow_aiinfra.errors import LocalRunError
         from airflow_aiinfra.kube.spark import Executors, SparkRole
-        from airflow_aiinfra.operators.local_runner import stage_env
+        from airflow_aiinfra.operators.local_runner import log_trust_once, stage_env
+        from airflow_aiinfra.operators.samples import MaskedLog
         from airflow_aiinfra.runners.spark import LocalSparkRun
 
+        log_trust_once(self.log)
         role = {"cpu": "1", "memory": "1Gi"}
         self._local_run = LocalSparkRun(
             application=self.application,
@@ -96,7 +98,7 @@ class SparkStageOperator(SparkKubernetesOperator):
             executor=SparkRole(**(self.executor_resources or role)),  # type: ignore[arg-type]
             executors=Executors(**self.executors),
             env=stage_env(self.env, 0),
-            log=self.log,
+            log=MaskedLog(self.log),
             cwd=self.local_cwd,
             app_name=self.task_id,
         )

@@ -29,6 +29,16 @@ SECTION_PLANNERS: list[SectionPlanner] = [plan_training, plan_feature_tasks, pla
                                           plan_distributed]
 DAG_PLANNERS: list[DagPlanner] = [plan_materialize_dag]
 PIPELINE_SECTIONS = ("training_pipeline", "data_quality", "experiment", "model_serving")
+# DAGs of their own, by the top-level section that asks for them (plan_materialize_dag's suffix)
+OWN_DAG_SECTIONS = {"feature_store": "materialize"}
+
+
+def dag_ids_of(name: str, sections: set[str]) -> list[str]:
+    """The DAG ids a spec named ``name`` with these top-level sections may produce, known without validating
+    it (for the placeholders of a broken spec). At least the pipeline id, so a broken spec always shows."""
+    ids = [pipeline_dag_id(name)] if sections & set(PIPELINE_SECTIONS) or not sections & set(OWN_DAG_SECTIONS) else []
+    ids += [f"{name}__{suffix}" for section, suffix in OWN_DAG_SECTIONS.items() if section in sections]
+    return ids
 
 
 def build_plans(loaded: LoadedSpec, options: PlanOptions | None = None) -> list[DagPlan]:

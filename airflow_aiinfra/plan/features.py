@@ -126,8 +126,10 @@ def training_set_payload(ctx: PlanContext) -> FeastTrainingSetPayload:
         feature_service=fs.feature_service,
         entity_path=ctx.resolve(src.path) if src else None,
         entity_query=src.query if src else None,
+        entity_query_params=dict(src.params) if src else {},
         entity_conn_id=src.conn_id if src else None,
         entity_timestamp_field=src.timestamp_field if src else "event_timestamp",
+        base_dir=ctx.options.bundle_root,
         entity_window_seconds=int(ts.entity_window.total_seconds()) if ts.entity_window else None,
     )
 

@@ -31,6 +31,7 @@ def gate_payload(ctx: PlanContext, gate: Gate) -> GatePayload:
         format=data.format,
         query=data.query,
         conn_id=data.conn_id,
+        query_params=dict(data.params),
         expectations=[{name: args} for name, args in gate.expectation_items()],
         suite_path=gate.suite_path,
         on_failure=gate.on_failure,

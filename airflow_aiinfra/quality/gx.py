@@ -115,9 +115,11 @@ class Validation:
     docs_error: str | None = None
 
 
-def validate(df: Any, suite: Any, *, context: Any, run_name: str, build_docs: bool) -> Validation:
-    """Validate ``df`` against ``suite`` (added to ``context``); build Data Docs for this run."""
+def validate(df: Any, suite: Any, *, context: Any, run_name: str, build_docs: bool, samples: bool = True) -> Validation:
+    """Validate ``df`` against ``suite`` (added to ``context``); build Data Docs for this run. Without
+    ``samples`` GX keeps no unexpected values at all (not in the result, not in Data Docs)."""
     gx = import_gx()
+    result_format = RESULT_FORMAT if samples else {**RESULT_FORMAT, "partial_unexpected_count": 0}
 
     batch = context.data_sources.add_pandas("aiinfra").add_dataframe_asset(suite.name)
     definition = batch.add_batch_definition_whole_dataframe("whole")
@@ -125,7 +127,7 @@ def validate(df: Any, suite: Any, *, context: Any, run_name: str, build_docs: bo
     vd = context.validation_definitions.add(gx.ValidationDefinition(name=suite.name, data=definition, suite=suite))
     actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[SITE_NAME])] if build_docs else []
     checkpoint = context.checkpoints.add(
-        gx.Checkpoint(name=suite.name, validation_definitions=[vd], actions=actions, result_format=RESULT_FORMAT)
+        gx.Checkpoint(name=suite.name, validation_definitions=[vd], actions=actions, result_format=result_format)
     )
     try:
         run = checkpoint.run(batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name))
@@ -134,7 +136,7 @@ def validate(df: Any, suite: Any, *, context: Any, run_name: str, build_docs: bo
         if not build_docs:
             raise
         docs_error = f"{type(exc).__name__}: {exc}"
-        return Validation(vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT), None, docs_error)
+        return Validation(vd.run(batch_parameters={"dataframe": df}, result_format=result_format), None, docs_error)
     identifier, result = next(iter(run.run_results.items()))
     page = None
     if build_docs:

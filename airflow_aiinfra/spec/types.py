@@ -124,6 +124,7 @@ AnnotationMap = dict[AnnotationKey, Annotated[str, Field(max_length=65536)]]
 EnvName = Annotated[str, _rule("env_name", k8s_names.env_name)]
 # Airflow's own rule for connection ids (letters, digits and _#!()-.:/\\, at most 250).
 ConnId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_#!()\-.:/\\]+$", min_length=1, max_length=250)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 MountPath = Annotated[str, Field(pattern=r"^/[^\x00]*$", max_length=1024,
                                  description="An absolute path in the container.")]
 

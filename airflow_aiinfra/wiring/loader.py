@@ -1,6 +1,9 @@
 """Turn a folder of specs into DAGs inside one DAG file (one Airflow parse unit).
 
-One broken spec never hides the others: it becomes a placeholder DAG and a log line.
+One broken spec never hides the others: it becomes a placeholder DAG and a log line. Every spec is loaded
+before any DAG id is given out (``_assign``): valid specs own their ids first, so a broken draft reusing a
+valid spec's name never takes its DAG; a broken spec shows a placeholder under every id it would have produced
+that is still free, else one derived from its path (``aiinfra_broken__team_a.model``), never one already taken.
 Large deployments split specs across parse units: one loader file per subfolder
 (``load_dags(globals(), folder="specs/team_a")``) or hash shards (``shard=i``,
 ``[aiinfra] parse_shards``; see ``aiinfra shards``).
@@ -15,6 +18,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +27,16 @@ from airflow_aiinfra.bundle import bundle_root_for_dag_file
 from airflow_aiinfra.errors import SpecError, SpecIssue
 from airflow_aiinfra.plan.build import build_plans
 from airflow_aiinfra.plan.context import PlanOptions
+from airflow_aiinfra.plan.model import DagPlan
 from airflow_aiinfra.spec.files import spec_files
 from airflow_aiinfra.spec.load import display_path, load_spec
-from airflow_aiinfra.wiring.broken import BROKEN_PREFIX, broken_spec_dag, placeholder_dag_id
+from airflow_aiinfra.spec.options import SpecOptions
+from airflow_aiinfra.wiring.broken import (
+    BROKEN_PREFIX,
+    broken_spec_dag,
+    path_placeholder_id,
+    would_be_dag_ids,
+)
 
 log = logging.getLogger("airflow_aiinfra")
 
@@ -91,44 +102,98 @@ def load_dags(
         bundle_root = bundle_root_for_dag_file(dag_file) if dag_file else root.resolve().parent
     options = PlanOptions(default_uid=config.default_uid(), bundle_root=str(bundle_root))
     spec_options = config.spec_options()
-    dags: dict[str, Any] = {}
-    owners: dict[str, str] = {}
-    for path in spec_files(root, shard, shards or 1, exclude=exclude):
-        if wanted is not None and not wanted.startswith(BROKEN_PREFIX) and not may_produce(path, wanted):
-            continue
-        shown = display_path(path)
-        try:
-            loaded = load_spec(path, spec_options)
-            plans = build_plans(loaded, options)
-            clash = [p.dag_id for p in plans if p.dag_id in owners]
-            if clash:
-                raise _clash(shown, clash[0], owners[clash[0]])
-            built = {p.dag_id: build_dag(p) for p in plans if wanted is None or wanted == p.dag_id}
-        except SpecError as exc:
-            _broken(dags, owners, path, shown, [str(i) for i in exc.issues], wanted)
-            continue
-        except Exception as exc:  # a bug of ours or Airflow's must not take the other specs down
-            log.exception("aiinfra: building the DAGs of %s failed", shown)
-            message = f"{shown}:1:1: <internal>: building DAGs failed: {type(exc).__name__}: {exc} (please report)"
-            _broken(dags, owners, path, shown, [message], wanted)
-            continue
-        owners.update({p.dag_id: shown for p in plans})
-        dags.update(built)
+    results = [_load(path, spec_options, options) for path in spec_files(root, shard, shards or 1, exclude=exclude)
+               if wanted is None or wanted.startswith(BROKEN_PREFIX) or may_produce(path, wanted)]
+    dags = _assign(results, root, wanted, build_dag)
     if namespace is not None:
         namespace.update(dags)
     return dags
 
 
-def _broken(dags: dict[str, Any], owners: dict[str, str], path: Path, shown: str, errors: list[str],
-            wanted: str | None) -> None:
-    """Log the errors and put a placeholder DAG carrying them where the spec's DAG would be."""
-    for line in errors:
-        log.error("aiinfra: %s", line)
-    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
-    dag_id = placeholder_dag_id(path, text, set(owners))
+@dataclass
+class _Result:
+    """One spec file, loaded: its plans, or the errors that make it a placeholder."""
+
+    path: Path
+    shown: str
+    plans: list[DagPlan] = field(default_factory=list)
+    errors: list[str] | None = None
+
+
+def _load(path: Path, spec_options: SpecOptions, options: PlanOptions) -> _Result:
+    shown = display_path(path)
+    try:
+        return _Result(path, shown, build_plans(load_spec(path, spec_options), options))
+    except SpecError as exc:
+        return _Result(path, shown, errors=[str(i) for i in exc.issues])
+    except Exception as exc:  # a bug of ours must not take the other specs down
+        return _Result(path, shown, errors=[_internal(shown, "building plans", exc)])
+
+
+def _assign(results: list[_Result], root: Path, wanted: str | None, build_dag: Any) -> dict[str, Any]:
+    """DAG ids once every spec is loaded: valid specs first (in file order; a later spec reusing a name is the
+    broken one), then each broken spec's would-be ids that are still free, then a path-derived placeholder for a
+    broken spec that got none. So no broken draft takes a valid spec's DAG, and none vanishes."""
+    owners: dict[str, str] = {}
+    for r in results:
+        if r.errors is None:
+            clash = [p.dag_id for p in r.plans if p.dag_id in owners]
+            if clash:
+                r.errors, r.plans = [str(i) for i in _clash(r.shown, clash[0], owners[clash[0]]).issues], []
+            else:
+                owners.update({p.dag_id: r.shown for p in r.plans})
+    dags: dict[str, Any] = {}
+    for r in results:
+        if r.errors is None:
+            try:
+                dags.update({p.dag_id: build_dag(p) for p in r.plans if wanted is None or wanted == p.dag_id})
+            except Exception as exc:  # a bug of ours or Airflow's: the spec's own ids show the error
+                r.errors = [_internal(r.shown, "building DAGs", exc)]
+                for dag_id in (p.dag_id for p in r.plans):
+                    _placeholder(dags, r, dag_id, wanted)
+    broken = [r for r in results if r.errors is not None and not r.plans]
+    homeless = []
+    for r in broken:
+        for line in r.errors or []:
+            log.error("aiinfra: %s", line)
+        text = _head(r.path)
+        ids = [i for i in would_be_dag_ids(text) if i not in owners]
+        for dag_id in ids:
+            owners[dag_id] = r.shown
+            _placeholder(dags, r, dag_id, wanted)
+        if not ids:
+            homeless.append(r)
+    for r in homeless:
+        dag_id = path_placeholder_id(_relative(r.path, root), set(owners))
+        owners[dag_id] = r.shown
+        _placeholder(dags, r, dag_id, wanted)
+    return dags
+
+
+def _placeholder(dags: dict[str, Any], r: _Result, dag_id: str, wanted: str | None) -> None:
     if wanted is None or wanted == dag_id:
-        dags[dag_id] = broken_spec_dag(dag_id, shown, errors)
-    owners[dag_id] = shown
+        dags[dag_id] = broken_spec_dag(dag_id, r.shown, r.errors or [])
+
+
+def _head(path: Path) -> str | None:
+    """The start of a spec file (where its ``name:`` and sections are), whatever the file holds."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(config.spec_options().max_bytes).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _relative(path: Path, root: Path) -> Path:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return Path(path.name)
+
+
+def _internal(shown: str, what: str, exc: Exception) -> str:
+    log.exception("aiinfra: %s of %s failed", what, shown)
+    return f"{shown}:1:1: <internal>: {what} failed: {type(exc).__name__}: {exc} (please report)"
 
 
 def _clash(shown: str, dag_id: str, other: str) -> SpecError:

@@ -44,7 +44,7 @@ data_quality:
 
 PG_GATE = """
     - name: users
-      data: {query: "SELECT id FROM users WHERE day = '{{ ds }}'", conn_id: dq_pg}
+      data: {query: "SELECT id FROM users WHERE day = :day", conn_id: dq_pg, params: {day: "{{ ds }}"}}
       expectations:
         - expect_column_values_to_be_unique: {column: id}
         - expect_table_row_count_to_equal: {value: 3}

@@ -160,12 +160,72 @@ def test_postgres_table_passing_and_failing(postgres_url: str, monkeypatch: pyte
     bad_frame().assign(day="2024-06-02").to_sql("users", engine, index=False, if_exists="append")
     engine.dispose()
     monkeypatch.setenv("AIRFLOW_CONN_DQ_PG", url.replace("+psycopg2", ""))
-    query = "SELECT user_id, age, country FROM users WHERE day = '{day}'"
-    ok = run(gate(query=query.format(day="2024-06-01"), conn_id="dq_pg", build_data_docs=False))
+    query = "SELECT user_id, age, country FROM users WHERE day = :day"
+    ok = run(gate(query=query, query_params={"day": "2024-06-01"}, conn_id="dq_pg", build_data_docs=False))
     assert ok.pushed["return_value"]["status"] == "passed"
     assert ok.pushed["return_value"]["source"] == "query on dq_pg"
     with pytest.raises(DataQualityFailed, match="expect_column_values_to_be_between"):
-        run(gate(query=query.format(day="2024-06-02"), conn_id="dq_pg", build_data_docs=False))
+        run(gate(query=query, query_params={"day": "2024-06-02"}, conn_id="dq_pg", build_data_docs=False))
+
+
+HOSTILE = "'; DROP TABLE users; --"
+
+
+@pytest.fixture
+def users_db(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import sqlalchemy
+
+    url = fresh_database("aiinfra_dq_ro")
+    engine = sqlalchemy.create_engine(url)
+    good_frame().assign(day="2024-06-01").to_sql("users", engine, index=False)
+    monkeypatch.setenv("AIRFLOW_CONN_DQ_RO", url.replace("+psycopg2", ""))
+    yield engine
+    engine.dispose()
+
+
+def _rows(engine: Any) -> int:
+    import sqlalchemy
+
+    with engine.connect() as db:
+        return db.execute(sqlalchemy.text("SELECT count(*) FROM users")).scalar_one()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("query", [
+    pytest.param("DROP TABLE users", id="drop"),
+    pytest.param("WITH gone AS (DELETE FROM users RETURNING *) SELECT * FROM gone", id="delete-in-cte"),
+    pytest.param("SELECT * FROM users FOR UPDATE", id="row-locks"),
+])
+def test_a_gate_query_cannot_write(users_db: Any, query: str) -> None:
+    with pytest.raises(DataQualityConfigError, match="read-only transaction"):
+        run(gate(query=query, conn_id="dq_ro", build_data_docs=False))
+    assert _rows(users_db) == 4
+
+
+@pytest.mark.integration
+def test_a_hostile_param_is_a_value_not_sql(users_db: Any) -> None:
+    op = gate(query="SELECT :v AS v, count(*) AS n FROM users WHERE country <> :v", conn_id="dq_ro",
+              query_params={"v": HOSTILE}, build_data_docs=False,
+              expectations=[{"expect_column_values_to_be_in_set": {"column": "v", "value_set": [HOSTILE]}},
+                            {"expect_column_values_to_be_in_set": {"column": "n", "value_set": [4]}}])
+    assert run(op).pushed["return_value"]["status"] == "passed"  # the value came back as it was sent
+    assert _rows(users_db) == 4
+
+
+def test_the_query_is_never_rendered_only_its_params() -> None:
+    from airflow.sdk.definitions._internal.templater import SandboxedEnvironment
+
+    op = gate(query="SELECT * FROM users WHERE day = :day AND note = '{{ ds }}'", conn_id="dq_ro",
+              query_params={"day": "{{ ds }}"})
+    assert "query" not in op.template_fields
+    op.render_template_fields({"ds": "2024-06-01"}, jinja_env=SandboxedEnvironment())
+    assert op.query_params == {"day": "2024-06-01"}
+    assert "'{{ ds }}'" in op.query
+
+
+def test_several_statements_never_reach_the_database() -> None:
+    with pytest.raises(DataQualityConfigError, match="one statement"):
+        run(gate(query="SELECT 1; DROP TABLE users", conn_id="dq_never_opened", build_data_docs=False))
 
 
 @pytest.mark.parametrize(
@@ -231,3 +291,34 @@ def test_custom_expectations_module_from_deployment_config(tmp_path: Path, monke
     with pytest.raises(DataQualityConfigError, match="no_such_module_here"):
         run(gate(path=str(tmp_path / "x.csv"), format="csv", build_data_docs=False))
     sys.modules.pop("my_gx_rules", None)
+
+
+# --- samples: through Airflow's secrets masker, and off with [aiinfra] data_samples ----------------------------
+TOKEN = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+def _token_gate(tmp_path: Path) -> DataQualityOperator:
+    (tmp_path / "creds.csv").write_text(f"user_id,api_key\n1,{TOKEN}\n2,ok-value\n")
+    return gate(path="creds.csv", format="csv", base_dir=str(tmp_path), build_data_docs=False, on_failure="warn",
+                expectations=[{"expect_column_values_to_match_regex": {"column": "api_key", "regex": "^ok-"}},
+                              {"expect_column_values_to_be_in_set": {"column": "api_key", "value_set": ["ok-value"]}}])
+
+
+def test_a_secret_in_the_data_reaches_neither_log_nor_xcom(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(TOKEN)  # as Airflow does for a connection's password or a sensitive Variable
+    with caplog.at_level("INFO"):
+        ti = run(_token_gate(tmp_path))
+    pushed = json.dumps(ti.pushed)
+    assert ti.pushed["return_value"]["status"] == "warn"
+    assert TOKEN not in pushed and TOKEN not in caplog.text
+    assert "***" in pushed  # the sample is there, masked: the mechanism ran, not an empty result
+
+
+def test_data_samples_off_keeps_only_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__AIINFRA__DATA_SAMPLES", "False")
+    result = run(_token_gate(tmp_path)).pushed["return_value"]
+    assert "tok-" not in json.dumps(result)
+    (failed, *_) = result["failed"]
+    assert failed["unexpected_count"] == 1 and "unexpected_sample" not in failed

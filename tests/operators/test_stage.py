@@ -74,3 +74,28 @@ def test_unenforced_requests_are_listed() -> None:
     notes = unenforced(op)
     assert "resource requests {'cpu': '2'} are not enforced" in notes
     assert "resource limits {'memory': '1Gi'} are not enforced" in notes
+
+
+def test_local_runner_says_once_what_it_trusts_a_command_with() -> None:
+    import airflow_aiinfra.operators.local_runner as lr
+
+    log = mock.Mock()
+    lr._trust_logged = False
+    lr.log_trust_once(log)
+    lr.log_trust_once(log)
+    (call,) = log.warning.call_args_list
+    assert "run on this worker as its user" in call.args[0] and "trusted, single-team use only" in call.args[0]
+
+
+def test_secret_refs_of_a_local_stage_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.providers.cncf.kubernetes.secret import Secret
+    from airflow.sdk._shared.secrets_masker import redact
+
+    value = "db-pw-3f9a7c21e8"  # not a sensitive-looking name: masked because a secret ref names it
+    monkeypatch.setenv("AIRFLOW__AIINFRA__RUNNER", "local")
+    monkeypatch.setenv("WAREHOUSE_DSN_PART", value)
+    op = make(cmds=[sys.executable, "-c"], arguments=["import os; print(os.environ['WAREHOUSE_DSN_PART'])"],
+              secrets=[Secret("env", "WAREHOUSE_DSN_PART", "warehouse", "dsn")])
+    assert value in redact(f"seen {value}")  # not known to the masker before the stage runs
+    op.execute({})
+    assert redact(f"seen {value}") == "seen ***"

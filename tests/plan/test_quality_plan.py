@@ -87,6 +87,7 @@ def test_gate_task_carries_what_the_operator_needs() -> None:
     assert task.retries == 3 and task.retry_delay.total_seconds() == 5
     assert task.payload.kwargs() == {
         "gate": "events", "path": "data/{{ ds }}/events.csv", "format": "csv", "query": None, "conn_id": None,
+        "query_params": {},
         "expectations": [{"expect_column_values_to_not_be_null": {"column": "user_id"}},
                          {"expect_table_row_count_to_be_between": {}}],
         "suite_path": None, "on_failure": "warn", "base_dir": "/bundle",

@@ -97,3 +97,19 @@ def test_parsing_a_feature_spec_imports_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_entity_source_queries_bind_their_params_like_gates() -> None:
+    from airflow_aiinfra.spec.load import load_spec_text
+
+    text = ("name: ents\nfeature_store:\n  entities: [{name: user, join_keys: [user_id]}]\n"
+            "  features:\n    - {name: clicks, entity: user, dtype: int64}\n"
+            "  sources:\n    clicks: {path: data/clicks.parquet}\n  training_set:\n"
+            "    entity_source: {query: \"SELECT * FROM labels WHERE day = :day AND x = '{{ ds }}'\", conn_id: pg, "
+            "params: {dy: \"{{ ds }}\"}}\n    output_path: data/ts.parquet\n")
+    with pytest.raises(SpecError) as exc:
+        load_spec_text(text, "ents.yaml")
+    lines = [str(i) for i in exc.value.issues]
+    assert any("training_set.entity_source.query: the SQL text is not templated" in s for s in lines), lines
+    assert any("training_set.entity_source.query: placeholder ':day' has no value" in s for s in lines), lines
+    assert any("training_set.entity_source.params.dy: param 'dy' is not used" in s for s in lines), lines

@@ -45,7 +45,7 @@ GOOD = """\
     - expect_table_row_count_to_be_between:
     - expect_column_values_to_be_in_set: {column: country, value_set: [DE, FR], severity: warning}
 - name: users
-  data: {query: "SELECT * FROM users WHERE day = '{{ ds }}'", conn_id: warehouse}
+  data: {query: "SELECT * FROM users WHERE day = :day", conn_id: warehouse, params: {day: "{{ ds }}"}}
   suite_path: suites/users.json
   on_failure: warn
 """
@@ -181,6 +181,45 @@ def test_parsing_a_spec_imports_no_heavy_library() -> None:
             """,
             "dq.yaml:9:13: data_quality.gates[0].data: a 'query' needs 'conn_id'",
             id="query-without-connection",
+        ),
+        pytest.param(
+            """\
+            - name: g
+              data: {query: "SELECT * FROM t WHERE day = :day AND n > :n", conn_id: pg, params: {day: "{{ ds }}"}}
+              expectations: [expect_table_row_count_to_be_between: {min_value: 1}]
+            """,
+            "dq.yaml:9:21: data_quality.gates[0].data.query: placeholder ':n' has no value: add it under 'params' "
+            "(given: day)",
+            id="unknown-placeholder",
+        ),
+        pytest.param(
+            """\
+            - name: g
+              data: {query: "SELECT 1", conn_id: pg, params: {day: "{{ ds }}"}}
+              expectations: [expect_table_row_count_to_be_between: {min_value: 1}]
+            """,
+            "dq.yaml:9:60: data_quality.gates[0].data.params.day: param 'day' is not used by the query; write "
+            "':day' where it goes, or remove it",
+            id="unused-param",
+        ),
+        pytest.param(
+            """\
+            - name: g
+              data: {query: "SELECT * FROM t WHERE day = '{{ ds }}'", conn_id: pg}
+              expectations: [expect_table_row_count_to_be_between: {min_value: 1}]
+            """,
+            "dq.yaml:9:21: data_quality.gates[0].data.query: the SQL text is not templated: run values are bound "
+            "parameters",
+            id="templated-sql",
+        ),
+        pytest.param(
+            """\
+            - name: g
+              data: {query: "SELECT 1; DROP TABLE t", conn_id: pg}
+              expectations: [expect_table_row_count_to_be_between: {min_value: 1}]
+            """,
+            "dq.yaml:9:21: data_quality.gates[0].data.query: a gate query is one statement",
+            id="two-statements",
         ),
         pytest.param(
             """\

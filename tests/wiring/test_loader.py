@@ -171,3 +171,73 @@ def test_a_worker_finds_a_placeholder_dag(dag_folder: Path, monkeypatch: pytest.
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "aiinfra_broken__unreadable")
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "spec_error")
     assert set(dagbag(dag_folder).dags) == {"aiinfra_broken__unreadable"}
+
+
+# --- no spec takes another's DAG away ------------------------------------------------------------------------
+def _spec(name: str, memory: str = "1Gi", extra: str = "") -> str:
+    return (f"name: {name}\ntraining_pipeline:\n  stages:\n    - name: a\n      image: x\n"
+            f"      resources: {{memory: {memory}}}\n{extra}")
+
+
+def _load(specs: Path) -> dict:
+    from airflow_aiinfra.wiring.loader import load_dags
+
+    return load_dags(folder=specs, bundle_root=specs.parent)
+
+
+def _broken(dag) -> bool:
+    return "aiinfra:broken-spec" in dag.tags
+
+
+def test_a_broken_draft_sorting_first_never_takes_a_valid_specs_dag(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "00_draft.yaml").write_text(_spec("churn", memory="16GB"))  # broken, reuses the name, sorts first
+    (specs / "churn.yaml").write_text(_spec("churn"))
+    dags = _load(specs)
+    assert not _broken(dags["churn__pipeline"])
+    assert _broken(dags["aiinfra_broken__00_draft"])
+    assert "'16GB' is not a Kubernetes quantity" in dags["aiinfra_broken__00_draft"].doc_md
+
+
+def test_two_broken_files_with_one_stem_get_two_placeholders(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    for team in ("team_a", "team_b"):
+        (specs / team).mkdir(parents=True)
+        (specs / team / "model.yaml").write_text(f"::: {team} [")
+    dags = _load(specs)
+    assert set(dags) == {"aiinfra_broken__team_a.model", "aiinfra_broken__team_b.model"}
+    assert "team_a/model.yaml" in dags["aiinfra_broken__team_a.model"].doc_md
+    assert "team_b/model.yaml" in dags["aiinfra_broken__team_b.model"].doc_md
+
+
+def test_a_valid_spec_named_like_a_placeholder_keeps_its_dag(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "a.yaml").write_text(_spec("aiinfra_broken"))  # its DAG: aiinfra_broken__pipeline
+    (specs / "pipeline.yaml").write_text("::: not yaml [")  # its path placeholder would be the same id
+    dags = _load(specs)
+    assert not _broken(dags["aiinfra_broken__pipeline"])
+    (other,) = [d for i, d in dags.items() if i != "aiinfra_broken__pipeline"]
+    assert _broken(other) and other.dag_id.startswith("aiinfra_broken__pipeline_")
+
+
+def test_a_broken_spec_shows_every_dag_it_would_have_produced(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "fs.yaml").write_text(_spec("shop", memory="16GB", extra="feature_store:\n  project: shop\n"))
+    (specs / "only_fs.yaml").write_text("name: feats\nfeature_store:\n  nonsense: 1\n")
+    dags = _load(specs)
+    assert set(dags) == {"shop__pipeline", "shop__materialize", "feats__materialize"}
+    assert all(_broken(d) for d in dags.values())
+
+
+def test_a_worker_builds_the_same_owner_as_the_processor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "00_draft.yaml").write_text(_spec("churn", memory="16GB"))
+    (specs / "churn.yaml").write_text(_spec("churn"))
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "churn__pipeline")
+    assert not _broken(_load(specs)["churn__pipeline"])
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "aiinfra_broken__00_draft")
+    assert set(_load(specs)) == {"aiinfra_broken__00_draft"}

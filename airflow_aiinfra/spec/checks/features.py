@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from airflow_aiinfra.locations import lexical_problem
 from airflow_aiinfra.spec.checks.common import Issue, check_schedule
+from airflow_aiinfra.spec.model.features import FeatureStore
 from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.options import SpecOptions
 from airflow_aiinfra.spec.schedules import SPECIAL_SCHEDULES
 from airflow_aiinfra.spec.suggest import Suggestions
 from airflow_aiinfra.spec.types import shown
 from airflow_aiinfra.spec.yaml_loader import Path
+from airflow_aiinfra.sql import param_problems, scan
 
 
 def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
@@ -67,6 +70,12 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
                 f"feature sources are registered once by apply, so {src.path!r} cannot use templates; "
                 "point at a fixed file or folder (templates are fine in training_set.entity_source)"
             )
+        if src.query is not None and (problem := scan(src.query).problem):
+            yield (*base, "sources", name, "query"), problem
+        if src.params:
+            yield (*base, "sources", name, "params"), (
+                "Feast runs a feature source's query itself, so it binds no params; params are for "
+                "training_set.entity_source")
         if src.query is not None and fs.offline_store.type != "postgres":
             yield (*base, "sources", name, "query"), (
                 "a 'query' source needs offline_store: {type: postgres, conn_id: ...}; the file offline store "
@@ -78,6 +87,13 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
                 f"use that conn_id here too (got {src.conn_id!r})"
             )
     ts = fs.training_set
+    if ts is not None and ts.entity_source is not None:
+        src = ts.entity_source
+        if src.query is not None:
+            for param, problem in param_problems(src.query, src.params):
+                yield (*base, "training_set", "entity_source", *(("params", param) if param else ("query",))), problem
+        elif src.params:
+            yield (*base, "training_set", "entity_source", "params"), "'params' belong to a 'query'; a 'path' takes none"
     if ts is not None:
         known = {f"{g.name}:{f}" for g in views for f in g.features}
         ref_hints = Suggestions(known)
@@ -101,6 +117,7 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
                     yield ("training_pipeline", "stages", i, "env", ts.stage_env), (
                         f"{ts.stage_env} is set by feature_store.training_set (the training set's path) for every "
                         "stage; remove it from env, or name another variable with training_set.stage_env")
+    yield from _location_issues(fs, base, options)
     sched = fs.materialize.schedule
     if sched in SPECIAL_SCHEDULES:
         yield (*base, "materialize", "schedule"), (
@@ -113,3 +130,18 @@ def _listed(names: object, limit: int = 8) -> str:
     items = sorted(names)  # type: ignore[call-overload]
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more
+
+
+def _location_issues(fs: FeatureStore, base: Path, options: SpecOptions) -> Iterator[Issue]:
+    """Feature sources, the training set's output and the SQLite online store are data locations
+    (``airflow_aiinfra.locations``); ``repo_path`` is a Feast repo, code by design, and is not one."""
+    paths: list[tuple[Path, str | None]] = [((*base, "sources", n, "path"), s.path) for n, s in fs.sources.items()]
+    paths.append(((*base, "online_store", "path"), fs.online_store.path))
+    if fs.training_set is not None:
+        ts = fs.training_set
+        paths.append(((*base, "training_set", "output_path"), ts.output_path))
+        if ts.entity_source is not None:
+            paths.append(((*base, "training_set", "entity_source", "path"), ts.entity_source.path))
+    for where, value in paths:
+        if value is not None and (problem := lexical_problem(value, options.data_roots)):
+            yield where, problem

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Any
 
+from airflow_aiinfra.locations import lexical_problem
 from airflow_aiinfra.spec.checks.common import Issue
 from airflow_aiinfra.spec.model.quality import Gate
 from airflow_aiinfra.spec.model.root import Spec
@@ -17,6 +18,7 @@ from airflow_aiinfra.spec.options import SpecOptions
 from airflow_aiinfra.spec.suggest import Suggestions, did_you_mean
 from airflow_aiinfra.spec.types import shown
 from airflow_aiinfra.spec.yaml_loader import Path
+from airflow_aiinfra.sql import param_problems
 
 CATALOG = FsPath(__file__).parent.parent / "gx_expectations.json"
 
@@ -130,6 +132,11 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
             yield (*base, "after"), f"stage(s) {sorted(overlap)} are both before and after the gate; that is a cycle"
         if gate.before and gate.after and not set(gate.before) & set(gate.after):
             yield from _order_issues(spec, gate, base)
+        if gate.data.query is not None:
+            for param, problem in param_problems(gate.data.query, gate.data.params):
+                yield (*base, "data", *(("params", param) if param else ("query",))), problem
+        if gate.data.path is not None and (problem := lexical_problem(gate.data.path, options.data_roots)):
+            yield (*base, "data", "path"), problem
         if gate.suite_path is not None and not gate.suite_path.split("?", 1)[0].endswith(".json"):
             yield (*base, "suite_path"), f"{gate.suite_path!r} is not a GX expectation suite file (*.json)"
         yield from check_expectations(gate, base, options)

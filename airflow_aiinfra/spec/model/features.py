@@ -16,6 +16,7 @@ from airflow_aiinfra.spec.types import (
     ConnId,
     Duration,
     Fraction,
+    Identifier,
     Name,
     Strict,
     TemplatedStr,
@@ -50,7 +51,6 @@ FeastDtype = Annotated[
     Literal["int32", "int64", "float32", "float64", "string", "bytes", "bool", "unix_timestamp"],
     BeforeValidator(_dtype, json_schema_input_type=str),
 ]
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 class Entity(Strict):
@@ -78,8 +78,11 @@ class Source(Strict):
     """Offline data for feature views: a file (Parquet) or a SQL query on a connection."""
 
     path: TemplatedStr | None = Field(None, description="Parquet file or folder (local path or fsspec URL).")
-    query: TemplatedStr | None = None
+    query: str | None = Field(None, description="SQL: one statement, not templated; in training_set.entity_source "
+                              "run values are `:name` placeholders bound from `params` (read-only, like a gate).")
     conn_id: ConnId | None = Field(None, description="Airflow connection for `query` (Postgres).")
+    params: dict[Identifier, TemplatedStr | int | float | bool] = Field(
+        default_factory=dict, description="training_set.entity_source only: values of the query's placeholders.")
     timestamp_field: Identifier = "event_timestamp"
     created_timestamp_column: Identifier | None = None
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from airflow_aiinfra.spec.types import ConnId, Name, Strict, TemplatedStr, exactly_one, shown
+from airflow_aiinfra.spec.types import ConnId, Identifier, Name, Strict, TemplatedStr, exactly_one, shown
 
 DataFormat = Literal["parquet", "csv"]
 _SUFFIXES: dict[str, DataFormat] = {
@@ -47,8 +47,13 @@ class DataRef(Strict):
         None, description="File or folder; relative paths resolve against the bundle root (parent of specs/)."
     )
     format: DataFormat | None = Field(None, description="Inferred from the path's extension; needed for folders.")
-    query: TemplatedStr | None = Field(None, description="SQL run on `conn_id`; the result is what is checked.")
+    query: str | None = Field(
+        None, description="SQL run read-only on `conn_id`; the result is what is checked. One statement, not "
+        "templated: run values are `:name` placeholders bound from `params`.")
     conn_id: ConnId | None = Field(None, description="Airflow connection the query runs on (e.g. a Postgres one).")
+    params: dict[Identifier, TemplatedStr | int | float | bool] = Field(
+        default_factory=dict, description="Values of the query's `:name` placeholders, bound by the database "
+        "driver (never put into the SQL text); strings may use {{ ds }} and the other run values.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> DataRef:
@@ -58,6 +63,8 @@ class DataRef(Strict):
                 raise ValueError("a 'query' needs 'conn_id' (an Airflow connection; no credentials in specs)")
             if self.format is not None:
                 raise ValueError("'format' is for files; remove it from a 'query' source")
+        elif self.params:
+            raise ValueError("'params' are the values of a 'query''s :name placeholders; a 'path' takes none")
         if self.path is not None:
             if self.conn_id is not None:
                 raise ValueError("'conn_id' is for a 'query'; a 'path' is read directly (fsspec URL or local path)")
