@@ -413,7 +413,7 @@ class DecayCheckPayload(MonitorPayload):
     predictions_path: str  # the batch-inference output folder (one file per interval)
     labels_path: str
     key: list[str] = dataclasses.field(default_factory=list)
-    label: str = "label"
+    label_column: str = "label"
     task: str = "classification"
     floors: list[FloorDef] = dataclasses.field(default_factory=list)
     on_decay: str = "fail"

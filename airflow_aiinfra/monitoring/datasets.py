@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 CONTEXT_TAG = "mlflow.data.context"
-SCHEMA_TYPES = {"int64": "long", "int32": "integer", "float64": "double", "float32": "float", "bool": "boolean",
+SCHEMA_TYPES = {"int64": "long", "int32": "integer", "float64": "double", "float32": "float", "double": "double",
+                "float": "float", "bool": "boolean",
                 "string": "string", "large_string": "string", "binary": "binary", "object": "string"}
 
 

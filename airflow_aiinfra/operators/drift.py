@@ -205,13 +205,13 @@ class DecayCheckOperator(_MonitorBase):
     operator_extra_links = (MonitoringReportLink(),)
 
     def __init__(self, *, predictions_path: str, labels_path: str, key: list[str] | None = None,
-                 label: str = "label", task: str = "classification", floors: list[dict[str, Any]] | None = None,
+                 label_column: str = "label", task: str = "classification", floors: list[dict[str, Any]] | None = None,
                  on_decay: str = "fail", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.predictions_path = predictions_path
         self.labels_path = labels_path
         self.key = list(key or [])
-        self.label = label
+        self.label_column = label_column
         self.task = task
         self.floors = list(floors or [])
         self.on_decay = on_decay
@@ -222,7 +222,7 @@ class DecayCheckOperator(_MonitorBase):
             result = run_decay(self.hook(), model_uri=self.model_uri, experiment=self.experiment_name,
                                dag_id=context["ti"].dag_id, start=start, end=end,
                                predictions_path=self.predictions_path, labels_path=self.labels_path, key=self.key,
-                               label=self.label, task=self.task, floors=self.floors)
+                               label=self.label_column, task=self.task, floors=self.floors)
         for k, v in sorted(result["report"]["metrics"].items()):
             self.log.info("%-10s %.6g (at registration: %s)", k, v, result["report"]["registered"].get(k, "-"))
         result["status"] = "passed"

@@ -157,7 +157,7 @@ def plan_monitor_dag(ctx: PlanContext) -> DagPlan | None:
             MONITOR_DECAY, TaskKind.DECAY_CHECK,
             DecayCheckPayload(**common, predictions_path=ctx.resolve(bi.output_dir) or bi.output_dir,
                               labels_path=ctx.resolve(decay.labels.path) or decay.labels.path,
-                              key=list(decay.labels.key), label=decay.labels.label, task=decay.task,
+                              key=list(decay.labels.key), label_column=decay.labels.label, task=decay.task,
                               floors=[FloorDef(metric=g.metric, op=g.op, threshold=g.threshold) for g in floors],
                               on_decay=decay.on_decay),
             upstream=roots, execution_timeout=None,
