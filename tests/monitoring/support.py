@@ -28,7 +28,7 @@ def frame(n: int, seed: int, *, shift: dict[str, float] | None = None, ids_from:
     df = pd.DataFrame(data)
     for name, delta in (shift or {}).items():
         df[name] = df[name] + delta
-    logits = df[MODEL_FEATURES].sum(axis=1) - 0.6
+    logits = df[MODEL_FEATURES].sum(axis=1) - 1.8  # about 30 % positives: a flipped model shifts the shares
     df["label"] = (logits + rng.normal(0, 0.3, n) > 0).astype(int)
     return df
 
