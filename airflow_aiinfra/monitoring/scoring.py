@@ -32,19 +32,39 @@ def interval_file(output_dir: str | Path, start: datetime, end: datetime) -> Pat
     return Path(output_dir) / interval_name(start, end)
 
 
-def chunks(path: str | Path, fmt: str | None, chunk_rows: int) -> Iterator[Any]:
-    """DataFrames of at most ``chunk_rows`` rows, in file order."""
+def chunks(path: str | Path, fmt: str | None, chunk_rows: int, columns: list[str]) -> Iterator[Any]:
+    """Arrow tables of at most ``chunk_rows`` rows of ``columns``, in file order (only those columns are read)."""
+    import pyarrow as pa
+
     from airflow_aiinfra.monitoring.datasets import format_of
 
     if format_of(path, fmt) == "csv":
         import pandas as pd
 
-        yield from pd.read_csv(path, chunksize=chunk_rows)
+        for frame in pd.read_csv(path, chunksize=chunk_rows):
+            missing(frame.columns, columns, path)
+            yield pa.Table.from_pandas(frame[columns], preserve_index=False)
         return
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-        yield batch.to_pandas()
+    pf = pq.ParquetFile(path)
+    missing(pf.schema_arrow.names, columns, path)
+    for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
+        yield pa.Table.from_batches([batch])
+
+
+def missing(have: Any, want: list[str], path: str | Path) -> None:
+    absent = [c for c in want if c not in set(have)]
+    if absent:
+        raise ValueError(f"input {path} has no column(s) {absent} (it has {list(have)})")
+
+
+def constant(value: str, n: int) -> Any:
+    """A column of one repeated string, dictionary-encoded: costs a few bytes whatever ``n`` is."""
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value]))
 
 
 def model_features(model: Any) -> list[str]:
@@ -90,25 +110,23 @@ def score_file(
     writer = None
     schema = None
     try:
-        for n, chunk in enumerate(chunks(input_path, fmt, chunk_rows), start=1):
-            missing = [c for c in features + keep if c not in chunk.columns]
-            if missing:
-                raise ValueError(f"input {input_path} has no column(s) {missing} (it has {list(chunk.columns)})")
-            rows_in += len(chunk)
-            out = chunk[keep + features].reset_index(drop=True)
-            out[PREDICTION] = predictions_of(model.predict(chunk[features]))
-            out["model_version"] = version
-            out["model_run_id"] = run_id
-            table = pa.Table.from_pandas(out, preserve_index=False)
+        for n, table in enumerate(chunks(input_path, fmt, chunk_rows, keep + features), start=1):
+            rows_in += table.num_rows
+            preds = predictions_of(model.predict(table.select(features).to_pandas()))
+            if len(preds) != table.num_rows:
+                raise ValueError(f"the model returned {len(preds)} predictions for {table.num_rows} rows (chunk {n}); "
+                                 "rows in must equal rows out: the output was not replaced")
+            table = (table.append_column(PREDICTION, pa.array(preds))
+                     .append_column("model_version", constant(version, table.num_rows))
+                     .append_column("model_run_id", constant(run_id, table.num_rows)))
             if writer is None:
-                schema = table.schema.with_metadata({**(table.schema.metadata or {}),
-                                                     META_KEY: json.dumps(meta, sort_keys=True).encode()})
+                schema = table.schema.with_metadata({META_KEY: json.dumps(meta, sort_keys=True).encode()})
                 writer = pq.ParquetWriter(tmp, schema)
             writer.write_table(table.cast(schema))
             rows_out += table.num_rows
             if on_chunk is not None:
                 on_chunk(n)
-        if writer is None:  # an empty input still gets its (empty) output: the interval was scored
+        if writer is None:  # an empty window is a fault upstream, not an empty success
             raise ValueError(f"input {input_path} has no rows; nothing to score")
         writer.close()
         writer = None

@@ -109,7 +109,7 @@ def test_rows_in_must_equal_rows_out_and_the_old_output_stays(registry: Registry
         def predict(self, df):
             return [0] * (len(df) - 1)
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"returned 39 predictions for 40 rows \(chunk 1\); rows in must equal"):
         score_file(Short(), src, out, features=MODEL_FEATURES, chunk_rows=40)
     assert out.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert mlflow.pyfunc  # imported for the other tests' sake
