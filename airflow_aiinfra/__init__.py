@@ -42,6 +42,7 @@ def get_provider_info() -> dict:
                 "airflow_aiinfra.operators.spark",
                 "airflow_aiinfra.operators.monitoring",
                 "airflow_aiinfra.operators.drift",
+                "airflow_aiinfra.operators.inference_table",
             ]},
         ],
         "hooks": [

@@ -35,6 +35,7 @@ class TaskKind(StrEnum):
     DECAY_CHECK = "decay_check"
     RETRAIN_REQUEST = "retrain_request"
     WAIT_DAG_RUN = "wait_dag_run"
+    INFERENCE_PUBLISH = "inference_publish"
 
 
 # --- task groups and ids shared by several modules ---------------------------------------------------------
@@ -54,6 +55,7 @@ FEAST_CONSISTENCY = f"{FEATURES_GROUP}.consistency"
 FEAST_TRAINING_SET = f"{FEATURES_GROUP}.training_set"
 INFERENCE_RESOLVE_MODEL = f"{INFERENCE_GROUP}.resolve_model"
 INFERENCE_SCORE = f"{INFERENCE_GROUP}.score"
+INFERENCE_PUBLISH = f"{INFERENCE_GROUP}.publish"
 MONITOR_WAIT = f"{MONITOR_GROUP}.wait_inference"
 MONITOR_DRIFT = f"{MONITOR_GROUP}.drift"
 MONITOR_DECAY = f"{MONITOR_GROUP}.decay"
@@ -392,6 +394,15 @@ class InferenceResolvePayload(MonitorPayload):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class InferencePublishPayload(Payload):
+    """Loads the interval's output file into a Postgres table, replacing the interval's rows."""
+
+    output_dir: str
+    table: str
+    conn_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class DriftCheckPayload(MonitorPayload):
     reference_path: str | None = None  # None: the champion's recorded training data
     current: str = "batch_inference"  # batch_inference | request_log | file
@@ -456,4 +467,5 @@ PAYLOAD_TYPES: dict[TaskKind, type[Payload]] = {
     TaskKind.DECAY_CHECK: DecayCheckPayload,
     TaskKind.RETRAIN_REQUEST: RetrainRequestPayload,
     TaskKind.WAIT_DAG_RUN: WaitDagRunPayload,
+    TaskKind.INFERENCE_PUBLISH: InferencePublishPayload,
 }

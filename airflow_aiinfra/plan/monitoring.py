@@ -17,6 +17,7 @@ from airflow_aiinfra.contract import (
     EVENT_WINDOW_END,
     EVENT_WINDOW_START,
     INFERENCE_GROUP,
+    INFERENCE_PUBLISH,
     INFERENCE_RESOLVE_MODEL,
     INFERENCE_SCORE,
     MONITOR_DECAY,
@@ -28,6 +29,7 @@ from airflow_aiinfra.contract import (
     DriftCheckPayload,
     DriftFeatureDef,
     FloorDef,
+    InferencePublishPayload,
     InferenceResolvePayload,
     RetrainRequestPayload,
     TaskKind,
@@ -99,6 +101,13 @@ def plan_inference_dag(ctx: PlanContext) -> DagPlan | None:
         doc="Scores the interval's input with the pinned version in chunks (bounded memory) and atomically "
             "replaces the interval's output file; rows in must equal rows out.",
     ))
+    if bi.output_table is not None:
+        graph.add(ctx.task(
+            INFERENCE_PUBLISH, TaskKind.INFERENCE_PUBLISH,
+            InferencePublishPayload(output_dir=ctx.resolve(bi.output_dir) or bi.output_dir,
+                                    table=bi.output_table.table, conn_id=bi.output_table.conn_id),
+            upstream=(INFERENCE_SCORE,),
+            doc=f"Replaces the interval's rows of {bi.output_table.table} with the output file, in one transaction."))
     return dag_plan(ctx, ctx.dag_id(INFERENCE), graph, schedule=bi.schedule, extra_tags=("inference",))
 
 

@@ -138,6 +138,12 @@ def _check(name: str) -> Callable[[], type]:
     return load
 
 
+def _publish() -> type:
+    from airflow_aiinfra.operators.inference_table import PublishTableOperator
+
+    return PublishTableOperator
+
+
 def _wait_dag_run() -> type:
     from airflow_aiinfra.sensors.dag_run import WaitDagRunSensor
 
@@ -161,6 +167,7 @@ BUILDERS: dict[TaskKind, Builder] = {
     TaskKind.DECAY_CHECK: Builder(_check("DecayCheckOperator")),
     TaskKind.RETRAIN_REQUEST: Builder(_monitoring("RetrainRequestOperator")),
     TaskKind.WAIT_DAG_RUN: Builder(_wait_dag_run),
+    TaskKind.INFERENCE_PUBLISH: Builder(_publish),
 }
 
 

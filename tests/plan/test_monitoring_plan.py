@@ -71,3 +71,17 @@ def test_parsing_the_example_imports_nothing_heavy() -> None:
             "'feast', 'great_expectations', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_output_table_adds_the_publish_task(tmp_path) -> None:
+    from airflow_aiinfra.contract import INFERENCE_PUBLISH
+
+    text = EXAMPLE.read_text().replace("  chunk_rows: 100000\n",
+                                       "  chunk_rows: 100000\n  output_table: {table: ml.predictions, conn_id: "
+                                       "warehouse}\n")
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    plan = next(p for p in build_plans(load_spec(path)) if p.dag_id.endswith("__inference"))
+    publish = plan.task(INFERENCE_PUBLISH)
+    assert publish.upstream == (INFERENCE_SCORE,)
+    assert (publish.payload.table, publish.payload.conn_id) == ("ml.predictions", "warehouse")

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from airflow_aiinfra.spec.model.experiment import MetricGate
 from airflow_aiinfra.spec.model.training import Resources
-from airflow_aiinfra.spec.types import Duration, EnvMap, Strict, TemplatedStr
+from airflow_aiinfra.spec.types import ConnId, Duration, EnvMap, Strict, TemplatedStr
 
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))$")
 NUMERIC_TESTS = ("psi", "wasserstein", "ks")
@@ -33,6 +33,14 @@ class DataFile(Strict):
     format: Literal["parquet", "csv"] | None = Field(None, description="Default: from the file name.")
 
 
+class OutputTable(Strict):
+    """A PostgreSQL table the interval's rows are also published to (its rows of the interval replaced)."""
+
+    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", max_length=127,
+                       description="schema.table or table; created when missing.")
+    conn_id: ConnId = Field(description="Airflow connection of type postgres.")
+
+
 class BatchInference(Strict):
     """Score a window of data in batch with the model an alias names, on its own schedule."""
 
@@ -46,6 +54,7 @@ class BatchInference(Strict):
                                 description="Columns the model takes; default: its signature's inputs.")
     keep_columns: list[str] = Field(default_factory=list,
                                     description="Input columns copied to the output (join keys for labels).")
+    output_table: OutputTable | None = Field(None, description="Also publish each interval into this table.")
     chunk_rows: int = Field(50_000, ge=1, le=10_000_000, description="Rows scored at once (bounds memory).")
     image: str = Field("aiinfra-inference:latest", min_length=1, description="Image of the scoring pod.")
     resources: Resources = Field(default_factory=Resources)
