@@ -42,8 +42,16 @@ def sha256_of(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def is_remote(path: str | Path) -> bool:
+    return "://" in str(path) and not str(path).startswith("file://")
+
+
 def describe(path: str | Path, fmt: str | None = None) -> dict[str, Any]:
-    """{path, format, sha256, rows, schema: [{name, type}]} of a data file."""
+    """{path, format, sha256, rows, schema: [{name, type}]} of a data file. A remote URL (s3://, gs://...) is
+    recorded by its URI only (hash, rows and schema empty): reading a whole remote file at registration is not
+    this task's job."""
+    if is_remote(path):
+        return {"path": str(path), "format": format_of(path, fmt), "sha256": "", "rows": None, "schema": []}
     path = Path(path).resolve()
     fmt = format_of(path, fmt)
     if fmt == "csv":
@@ -65,7 +73,7 @@ def dataset_entity(context: str, info: dict[str, Any]) -> Any:
 
     dataset = Dataset(
         name=f"{context}:{Path(info['path']).name}",
-        digest=info["sha256"][:16],
+        digest=(info["sha256"] or hashlib.sha256(info["path"].encode()).hexdigest())[:16],
         source_type="local" if "://" not in info["path"] else info["path"].split("://", 1)[0],
         source=json.dumps({"uri": info["path"]}),
         schema=json.dumps({"mlflow_colspec": [{"name": c["name"], "type": c["type"]} for c in info["schema"]]}),

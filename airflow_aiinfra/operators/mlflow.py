@@ -238,9 +238,9 @@ def record_training_data(hook: MlflowHook, run_id: str, datasets: dict[str, dict
     """Log the declared training/validation files as MLflow dataset inputs of the version's run."""
     from pathlib import Path
 
-    from airflow_aiinfra.monitoring.datasets import log_datasets
+    from airflow_aiinfra.monitoring.datasets import is_remote, log_datasets
 
-    missing = {c: d["path"] for c, d in datasets.items() if not Path(d["path"]).is_file()}
+    missing = {c: d["path"] for c, d in datasets.items() if not is_remote(d["path"]) and not Path(d["path"]).is_file()}
     if missing:
         shown = ", ".join(f"{c}: {p}" for c, p in sorted(missing.items()))
         raise MlflowPermanentError(f"the data this version was trained on is not there ({shown}); the stages "

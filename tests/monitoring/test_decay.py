@@ -96,3 +96,12 @@ def test_trained_on_reads_back_what_the_version_was_trained_on(registry: Registr
     assert training["rows"] == 5000 and training["sha256"] == sha256_of(data_dir / "train.parquet")
     assert {"name": "f0", "type": "double"} in training["schema"]
     assert training["run_id"] == registry.client().get_model_version("recsys", "1").run_id
+
+
+def test_remote_training_data_is_recorded_by_its_uri() -> None:
+    from airflow_aiinfra.monitoring.datasets import dataset_entity, describe
+
+    info = describe("s3://bucket/train.parquet")
+    assert info == {"path": "s3://bucket/train.parquet", "format": "parquet", "sha256": "", "rows": None, "schema": []}
+    entity = dataset_entity("training", info)
+    assert entity.dataset.source_type == "s3" and len(entity.dataset.digest) == 16
