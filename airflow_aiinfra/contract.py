@@ -377,6 +377,13 @@ class DriftFeatureDef(TypedDict):
     threshold: float
 
 
+class OfflineSourceDef(TypedDict):
+    """A feature-store file source: its rows whose ``timestamp_field`` is in the window are the window."""
+
+    path: str
+    timestamp_field: str
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class MonitorPayload(Payload):
     """What every monitoring task shares: the spec, the registry model and where MLflow lives."""
@@ -405,8 +412,9 @@ class InferencePublishPayload(Payload):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DriftCheckPayload(MonitorPayload):
     reference_path: str | None = None  # None: the champion's recorded training data
-    current: str = "batch_inference"  # batch_inference | request_log | file
+    current: str = "batch_inference"  # batch_inference | request_log | offline_store | file
     current_path: str | None = None  # batch_inference: the output folder; file: the file; request_log: the folder
+    offline_sources: list[OfflineSourceDef] = dataclasses.field(default_factory=list)  # current: offline_store
     features: list[DriftFeatureDef] = dataclasses.field(default_factory=list)
     prediction: DriftFeatureDef | None = None
     drift_share: float = 0.5

@@ -33,9 +33,17 @@ def batch_output(folder: str, start: datetime, end: datetime) -> Path:
     return path
 
 
-def current_frame(current: str, current_path: str | None, start: datetime, end: datetime) -> Any:
+def current_frame(current: str, current_path: str | None, start: datetime, end: datetime,
+                  offline_sources: list[dict[str, str]] | None = None) -> Any:
     from airflow_aiinfra.monitoring.datasets import read_frame
 
+    if current == "offline_store":
+        from airflow_aiinfra.monitoring.offline import read_window as read_offline
+
+        frame = read_offline(offline_sources or [], start, end)
+        if frame.empty:
+            raise MlflowPermanentError(f"the feature store's sources have no rows in {start} → {end}")
+        return frame
     assert current_path is not None
     if current == "batch_inference":
         return read_frame(batch_output(current_path, start, end))
@@ -76,12 +84,13 @@ def reference_frame(hook: MlflowHook, reference_path: str | None, pinned: dict[s
 
 def run_drift(hook: MlflowHook, *, model_uri: str, experiment: str, dag_id: str, start: datetime, end: datetime,
               reference_path: str | None, current: str, current_path: str | None, features: list[dict[str, Any]],
-              prediction: dict[str, Any] | None, drift_share: float) -> dict[str, Any]:
+              prediction: dict[str, Any] | None, drift_share: float,
+              offline_sources: list[dict[str, str]] | None = None) -> dict[str, Any]:
     from airflow_aiinfra.monitoring import report as html
     from airflow_aiinfra.monitoring.drift import check_drift
     from airflow_aiinfra.monitoring.scoring import PREDICTION, model_features, predictions_of
 
-    window = current_frame(current, current_path, start, end)
+    window = current_frame(current, current_path, start, end, offline_sources)
     pinned = pinned_of(hook, model_uri, window)
     reference, ref_source = reference_frame(hook, reference_path, pinned)
     ref_preds = cur_preds = None
@@ -131,13 +140,15 @@ class DriftCheckOperator(_MonitorBase):
     operator_extra_links = (MonitoringReportLink(),)
 
     def __init__(self, *, reference_path: str | None = None, current: str = "batch_inference",
-                 current_path: str | None = None, features: list[dict[str, Any]] | None = None,
+                 current_path: str | None = None, offline_sources: list[dict[str, str]] | None = None,
+                 features: list[dict[str, Any]] | None = None,
                  prediction: dict[str, Any] | None = None, drift_share: float = 0.5, on_drift: str = "warn",
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.reference_path = reference_path
         self.current = current
         self.current_path = current_path
+        self.offline_sources = list(offline_sources or [])
         self.features = list(features or [])
         self.prediction = prediction
         self.drift_share = drift_share
@@ -149,7 +160,8 @@ class DriftCheckOperator(_MonitorBase):
             result = run_drift(self.hook(), model_uri=self.model_uri, experiment=self.experiment_name,
                                dag_id=context["ti"].dag_id, start=start, end=end, reference_path=self.reference_path,
                                current=self.current, current_path=self.current_path, features=self.features,
-                               prediction=self.prediction, drift_share=self.drift_share)
+                               prediction=self.prediction, drift_share=self.drift_share,
+                               offline_sources=self.offline_sources)
         for f in result["report"]["features"] + ([result["report"]["prediction"]] if result["report"]["prediction"] else []):
             self.log.info("%-24s %-13s %12.6g  threshold %-8g %s", f["name"], f["test"], f["statistic"],
                           f["threshold"], "DRIFT" if f["drifted"] else "ok")

@@ -31,6 +31,7 @@ from airflow_aiinfra.contract import (
     FloorDef,
     InferencePublishPayload,
     InferenceResolvePayload,
+    OfflineSourceDef,
     RetrainRequestPayload,
     TaskKind,
     WaitDagRunPayload,
@@ -111,6 +112,14 @@ def plan_inference_dag(ctx: PlanContext) -> DagPlan | None:
     return dag_plan(ctx, ctx.dag_id(INFERENCE), graph, schedule=bi.schedule, extra_tags=("inference",))
 
 
+def offline_sources(ctx: PlanContext) -> list[OfflineSourceDef]:
+    fs = ctx.spec.feature_store
+    if fs is None:
+        return []
+    return [OfflineSourceDef(path=ctx.resolve(src.path) or src.path, timestamp_field=src.timestamp_field)
+            for _, src in sorted(fs.sources.items()) if src.path]
+
+
 def monitor_schedule(ctx: PlanContext) -> str | None:
     dr, bi = ctx.spec.drift, ctx.spec.batch_inference
     assert dr is not None
@@ -145,6 +154,8 @@ def plan_monitor_dag(ctx: PlanContext) -> DagPlan | None:
         current, current_path = "batch_inference", ctx.resolve(bi.output_dir) if bi else None
     elif dr.current == "request_log":
         current, current_path = "request_log", ctx.resolve(dr.request_log_dir)
+    elif dr.current == "offline_store":
+        current, current_path = "offline_store", None
     else:
         current, current_path = "file", ctx.resolve(dr.current.path)  # type: ignore[union-attr]
     reference = None if dr.reference == "champion" else ctx.resolve(dr.reference.path)  # type: ignore[union-attr]
@@ -152,6 +163,7 @@ def plan_monitor_dag(ctx: PlanContext) -> DagPlan | None:
     graph.add(ctx.task(
         MONITOR_DRIFT, TaskKind.DRIFT_CHECK,
         DriftCheckPayload(**common, reference_path=reference, current=current, current_path=current_path,
+                          offline_sources=offline_sources(ctx) if current == "offline_store" else [],
                           features=[_feature(f) for f in dr.features], prediction=prediction,
                           drift_share=dr.drift_share, on_drift=dr.on_drift),
         upstream=roots, execution_timeout=None,

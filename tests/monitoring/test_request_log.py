@@ -30,3 +30,16 @@ def test_a_window_of_the_request_log_becomes_features_and_predictions(tmp_path: 
     got = sorted(zip(frame.a, frame.b, frame.prediction, frame.slot, strict=True))
     assert got == [(1.0, 2.0, 1, "stable"), (3.0, 4.0, 0, "stable"), (5.0, 6.0, 1, "canary")]
     assert set(frame.model_version) == {"recsys/3"}
+
+
+def test_the_offline_store_window_is_the_sources_rows_in_the_interval(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from airflow_aiinfra.monitoring.offline import read_window as offline_window
+    from tests.feast_support import T0, USERS, write_clicks
+
+    path = write_clicks(tmp_path / "clicks.parquet")  # one row per user per hour from T0 (some skipped)
+    frame = offline_window([{"path": str(path), "timestamp_field": "event_timestamp"}], T0 + timedelta(hours=2),
+                           T0 + timedelta(hours=3))
+    assert {t.isoformat() for t in frame.event_timestamp} == {"2024-06-01T02:00:00+00:00"}
+    assert len(frame) == sum(1 for u in range(1, USERS + 1) if (u + 2) % 5)

@@ -39,6 +39,11 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
     if dr.current == "batch_inference" and bi is None:
         yield (*base, "current"), ("current 'batch_inference' needs a batch_inference section; add one, or read "
                                    "the window from a file (current: {path: ...}) or the request log")
+    if dr.current == "offline_store":
+        fs = spec.feature_store
+        if fs is None or not any(src.path for src in fs.sources.values()):
+            yield (*base, "current"), ("current 'offline_store' reads the feature store's file sources for the window, "
+                                       "and this spec has none (feature_store.sources.<name>.path)")
     ex = spec.experiment
     if dr.reference == "champion":
         champion = bi.registered_model if bi is not None else (ex.registered_model if ex else None)

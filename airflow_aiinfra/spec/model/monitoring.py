@@ -137,9 +137,9 @@ class Drift(Strict):
     schedule: str | None = Field(None, description="Default: batch_inference's schedule, else the spec's.")
     reference: Literal["champion"] | DataFile = Field(
         "champion", description="'champion': the training data recorded on the champion's MLflow run; or a file.")
-    current: Literal["batch_inference", "request_log"] | DataFile = Field(
-        "batch_inference", description="The window: batch_inference's output, the model servers' request log, or "
-        "a file (e.g. the offline store's export), templated by the interval.")
+    current: Literal["batch_inference", "request_log", "offline_store"] | DataFile = Field(
+        "batch_inference", description="The window: batch_inference's output, the model servers' request log, the "
+        "feature store's offline sources (rows whose timestamp is in the interval), or a file templated by it.")
     request_log_dir: str | None = Field(None, description="With current: request_log, the servers' log folder.")
     features: list[FeatureCheck] = Field(min_length=1)
     prediction: FeatureCheck | None = Field(
