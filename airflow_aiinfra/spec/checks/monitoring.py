@@ -45,15 +45,14 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
             yield (*base, "current"), ("current 'offline_store' reads the feature store's file sources for the window, "
                                        "and this spec has none (feature_store.sources.<name>.path)")
     ex = spec.experiment
-    if dr.reference == "champion":
-        champion = bi.registered_model if bi is not None else (ex.registered_model if ex else None)
+    champion = bi.registered_model if bi is not None else (ex.registered_model if ex else None)
+    if champion is None:
+        yield base, ("drift watches a registered model and there is none: set batch_inference.model or "
+                     "experiment.registered_model")
+    if dr.reference == "champion" and champion is not None:
         recorded = (ex is not None and "training" in ex.datasets) or (
             spec.feature_store is not None and spec.feature_store.training_set is not None)
-        if champion is None:
-            yield (*base, "reference"), ("reference 'champion' cannot exist: no registered model (set "
-                                         "batch_inference.model or experiment.registered_model), or give a file "
-                                         "(reference: {path: ...})")
-        elif not recorded:
+        if not recorded:
             yield (*base, "reference"), ("reference 'champion' cannot exist: nothing records what a version was "
                                          "trained on; set experiment.datasets.training (or feature_store."
                                          "training_set), or give a file (reference: {path: ...})")
@@ -69,6 +68,9 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
     decay = dr.decay
     if decay is None:
         return
+    if bi is None:
+        yield (*base, "decay"), ("decay joins labels to batch_inference's predictions, and this spec has no "
+                                 "batch_inference section: add one or drop decay")
     if dr.current == "batch_inference" and bi is not None:
         carried = set(bi.keep_columns)
         for i, key in enumerate(decay.labels.key):
