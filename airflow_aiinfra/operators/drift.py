@@ -23,6 +23,10 @@ from airflow_aiinfra.operators.monitoring import (
 )
 
 
+class LabelsNotYet(Exception):
+    """The window's labels have not arrived: the decay check is skipped, not failed."""
+
+
 def batch_output(folder: str, start: datetime, end: datetime) -> Path:
     from airflow_aiinfra.monitoring.scoring import interval_file
 
@@ -179,9 +183,9 @@ def run_decay(hook: MlflowHook, *, model_uri: str, experiment: str, dag_id: str,
     from airflow_aiinfra.monitoring.decay import below_floors, join_labels, metrics
     from airflow_aiinfra.monitoring.scoring import PREDICTION
 
-    preds = read_frame(batch_output(predictions_path, start, end))
     if not Path(labels_path).is_file():
-        raise MlflowPermanentError(f"no labels for the window {start} → {end} at {labels_path}")
+        raise LabelsNotYet(f"no labels for the window {start} → {end} at {labels_path} (yet): decay is not checked")
+    preds = read_frame(batch_output(predictions_path, start, end))
     pinned = pinned_of(hook, model_uri, preds)
     try:
         joined = join_labels(preds, read_frame(labels_path), key, label)
@@ -229,15 +233,23 @@ class DecayCheckOperator(_MonitorBase):
         self.on_decay = on_decay
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         start, end = window_of(context)
         with permanent_fails():
-            result = run_decay(self.hook(), model_uri=self.model_uri, experiment=self.experiment_name,
-                               dag_id=context["ti"].dag_id, start=start, end=end,
-                               predictions_path=self.predictions_path, labels_path=self.labels_path, key=self.key,
-                               label=self.label_column, task=self.task, floors=self.floors)
+            try:
+                result = self._decay(context, start, end)
+            except LabelsNotYet as exc:
+                raise AirflowSkipException(str(exc)) from None
         for k, v in sorted(result["report"]["metrics"].items()):
             self.log.info("%-10s %.6g (at registration: %s)", k, v, result["report"]["registered"].get(k, "-"))
         result["status"] = "passed"
         context["ti"].xcom_push(key="return_value", value=result)
         result["status"] = outcome(self.log, result["found"], self.on_decay, result["message"])
         return result
+
+    def _decay(self, context: Any, start: datetime, end: datetime) -> dict[str, Any]:
+        return run_decay(self.hook(), model_uri=self.model_uri, experiment=self.experiment_name,
+                         dag_id=context["ti"].dag_id, start=start, end=end, predictions_path=self.predictions_path,
+                         labels_path=self.labels_path, key=self.key, label=self.label_column, task=self.task,
+                         floors=self.floors)

@@ -101,6 +101,7 @@ def pin_model(hook: MlflowHook, *, model_uri: str, experiment: str, dag_id: str,
         with hook.session() as client:
             client.set_tag(run_id, "aiinfra.model_version", f"{pinned['name']}/{pinned['version']}")
             client.set_tag(run_id, "aiinfra.model_run_id", pinned["run_id"])
+            client.set_terminated(run_id, "FINISHED")  # a record of the pin, not a run that goes on
     return {**pinned, "inference_run_id": run_id, "tracking_uri": hook.tracking_uri}
 
 

@@ -105,3 +105,11 @@ def test_remote_training_data_is_recorded_by_its_uri() -> None:
     assert info == {"path": "s3://bucket/train.parquet", "format": "parquet", "sha256": "", "rows": None, "schema": []}
     entity = dataset_entity("training", info)
     assert entity.dataset.source_type == "s3" and len(entity.dataset.digest) == 16
+
+
+def test_labels_that_have_not_arrived_skip_the_check(registry: Registry, scored) -> None:
+    from airflow_aiinfra.operators.drift import LabelsNotYet
+
+    root, _ = scored
+    with pytest.raises(LabelsNotYet, match="no labels for the window .* \\(yet\\)"):
+        decay(registry, root, root / "missing.parquet", [{"metric": "accuracy", "op": ">", "threshold": 0.9}])
