@@ -169,9 +169,9 @@ class DriftCheckOperator(_MonitorBase):
         for f in result["report"]["features"] + ([result["report"]["prediction"]] if result["report"]["prediction"] else []):
             self.log.info("%-24s %-13s %12.6g  threshold %-8g %s", f["name"], f["test"], f["statistic"],
                           f["threshold"], "DRIFT" if f["drifted"] else "ok")
-        result["status"] = "passed"
+        result["status"] = ("failed" if self.on_drift == "fail" else "warn") if result["found"] else "passed"
         context["ti"].xcom_push(key="return_value", value=result)  # before a failure: retrain reads it
-        result["status"] = outcome(self.log, result["found"], self.on_drift, result["message"])
+        outcome(self.log, result["found"], self.on_drift, result["message"])
         return result
 
 
@@ -243,9 +243,9 @@ class DecayCheckOperator(_MonitorBase):
                 raise AirflowSkipException(str(exc)) from None
         for k, v in sorted(result["report"]["metrics"].items()):
             self.log.info("%-10s %.6g (at registration: %s)", k, v, result["report"]["registered"].get(k, "-"))
-        result["status"] = "passed"
-        context["ti"].xcom_push(key="return_value", value=result)
-        result["status"] = outcome(self.log, result["found"], self.on_decay, result["message"])
+        result["status"] = ("failed" if self.on_decay == "fail" else "warn") if result["found"] else "passed"
+        context["ti"].xcom_push(key="return_value", value=result)  # before a failure: retrain reads it
+        outcome(self.log, result["found"], self.on_decay, result["message"])
         return result
 
     def _decay(self, context: Any, start: datetime, end: datetime) -> dict[str, Any]:
