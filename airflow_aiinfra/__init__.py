@@ -40,6 +40,9 @@ def get_provider_info() -> dict:
                 "airflow_aiinfra.operators.training_job",
                 "airflow_aiinfra.operators.distributed",
                 "airflow_aiinfra.operators.spark",
+                "airflow_aiinfra.operators.monitoring",
+                "airflow_aiinfra.operators.drift",
+                "airflow_aiinfra.operators.inference_table",
             ]},
         ],
         "hooks": [
@@ -52,12 +55,16 @@ def get_provider_info() -> dict:
                 "airflow_aiinfra.hooks.prometheus",
             ]},
         ],
+        "sensors": [
+            {"integration-name": "AI Infra", "python-modules": ["airflow_aiinfra.sensors.dag_run"]},
+        ],
         "triggers": [
             {"integration-name": "AI Infra", "python-modules": ["airflow_aiinfra.triggers.training_job"]},
         ],
         "extra-links": [
             "airflow_aiinfra.operators.pipeline_run.MlflowRunLink",
             "airflow_aiinfra.operators.data_quality.DataDocsLink",
+            "airflow_aiinfra.operators.monitoring.MonitoringReportLink",
         ],
         "plugins": [{"name": "aiinfra", "plugin-class": "airflow_aiinfra.plugins.AiinfraPlugin"}],
         "config": {"aiinfra": {"description": "airflow-aiinfra DAG factory settings.", "options": OPTIONS}},

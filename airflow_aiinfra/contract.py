@@ -30,6 +30,12 @@ class TaskKind(StrEnum):
     MLFLOW_END_RUN = "mlflow_end_run"
     DISTRIBUTED_JOB = "distributed_job"
     SPARK = "spark"
+    INFERENCE_RESOLVE = "inference_resolve"
+    DRIFT_CHECK = "drift_check"
+    DECAY_CHECK = "decay_check"
+    RETRAIN_REQUEST = "retrain_request"
+    WAIT_DAG_RUN = "wait_dag_run"
+    INFERENCE_PUBLISH = "inference_publish"
 
 
 # --- task groups and ids shared by several modules ---------------------------------------------------------
@@ -37,6 +43,8 @@ TRAINING_GROUP = "training"
 DATA_QUALITY_GROUP = "data_quality"
 FEATURES_GROUP = "features"
 MLFLOW_GROUP = "mlflow"
+INFERENCE_GROUP = "inference"
+MONITOR_GROUP = "monitor"
 
 MLFLOW_START_RUN = f"{MLFLOW_GROUP}.start_run"
 MLFLOW_REGISTER_MODEL = f"{MLFLOW_GROUP}.register_model"
@@ -45,6 +53,27 @@ FEAST_APPLY = f"{FEATURES_GROUP}.apply"
 FEAST_MATERIALIZE = f"{FEATURES_GROUP}.materialize"
 FEAST_CONSISTENCY = f"{FEATURES_GROUP}.consistency"
 FEAST_TRAINING_SET = f"{FEATURES_GROUP}.training_set"
+INFERENCE_RESOLVE_MODEL = f"{INFERENCE_GROUP}.resolve_model"
+INFERENCE_SCORE = f"{INFERENCE_GROUP}.score"
+INFERENCE_PUBLISH = f"{INFERENCE_GROUP}.publish"
+MONITOR_WAIT = f"{MONITOR_GROUP}.wait_inference"
+MONITOR_DRIFT = f"{MONITOR_GROUP}.drift"
+MONITOR_DECAY = f"{MONITOR_GROUP}.decay"
+MONITOR_RETRAIN = f"{MONITOR_GROUP}.retrain"
+
+# Pulled by the scoring stage's env: the model version inference.resolve_model pinned for this interval.
+PINNED_MODEL_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + INFERENCE_RESOLVE_MODEL + "')['%s'] }}"
+
+
+def asset_uri(spec_name: str, what: str) -> str:
+    """The Airflow Asset a spec's DAGs emit: ``retrain`` (monitor → pipeline), ``features`` (materialize),
+    ``predictions`` (batch inference). One spelling, used by the plan and by operators reading events."""
+    return f"aiinfra://{spec_name}/{what}"
+
+
+# Keys of a retrain asset event's extra: the window the triggered pipeline run processes.
+EVENT_WINDOW_START = "data_interval_start"
+EVENT_WINDOW_END = "data_interval_end"
 
 
 def stage_task_id(stage: str) -> str:
@@ -237,6 +266,11 @@ class MetricGateDef(TypedDict):
     threshold: float
 
 
+class DatasetFileDef(TypedDict):
+    path: str  # templated by the run
+    format: str | None
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class MlflowRegisterModelPayload(Payload):
     registered_model: str
@@ -244,6 +278,7 @@ class MlflowRegisterModelPayload(Payload):
     model_name: str | None = None
     metric_gates: list[MetricGateDef] = dataclasses.field(default_factory=list)
     spec_sha256: str = ""
+    datasets: dict[str, DatasetFileDef] = dataclasses.field(default_factory=dict)  # context → file (MLflow inputs)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -336,6 +371,96 @@ class SparkPayload(Payload):
     record_outcome: bool = False
 
 
+class DriftFeatureDef(TypedDict):
+    """``spec.model.monitoring.FeatureCheck`` with its defaults applied."""
+
+    name: str
+    type: str  # numerical | categorical
+    test: str  # psi | wasserstein | ks | chi2 | jensenshannon
+    threshold: float
+
+
+class OfflineSourceDef(TypedDict):
+    """A feature-store file source: its rows whose ``timestamp_field`` is in the window are the window."""
+
+    path: str
+    timestamp_field: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MonitorPayload(Payload):
+    """What every monitoring task shares: the spec, the registry model and where MLflow lives."""
+
+    spec_name: str
+    model_uri: str  # models:/NAME@ALIAS or models:/NAME/VERSION
+    experiment_name: str  # monitoring and inference runs go to "<experiment>-monitoring"
+    tracking_uri: str | None = None
+    conn_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InferenceResolvePayload(MonitorPayload):
+    """Pins the alias to a version for this data interval (a rerun of the interval keeps it)."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InferencePublishPayload(Payload):
+    """Loads the interval's output file into a Postgres table, replacing the interval's rows."""
+
+    output_dir: str
+    table: str
+    conn_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DriftCheckPayload(MonitorPayload):
+    reference_path: str | None = None  # None: the champion's recorded training data
+    current: str = "batch_inference"  # batch_inference | request_log | offline_store | file
+    current_path: str | None = None  # batch_inference: the output folder; file: the file; request_log: the folder
+    offline_sources: list[OfflineSourceDef] = dataclasses.field(default_factory=list)  # current: offline_store
+    features: list[DriftFeatureDef] = dataclasses.field(default_factory=list)
+    prediction: DriftFeatureDef | None = None
+    drift_share: float = 0.5
+    on_drift: str = "warn"
+
+
+class FloorDef(TypedDict):
+    metric: str
+    op: str
+    threshold: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DecayCheckPayload(MonitorPayload):
+    predictions_path: str  # the batch-inference output folder (one file per interval)
+    labels_path: str
+    key: list[str] = dataclasses.field(default_factory=list)
+    label_column: str = "label"
+    task: str = "classification"
+    floors: list[FloorDef] = dataclasses.field(default_factory=list)
+    on_decay: str = "fail"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RetrainRequestPayload(Payload):
+    """Emits the spec's retrain Asset event (window in its extra) when a check found what ``retrain_on``
+    names, at most once per ``cooldown_seconds`` of windows; skipped (no event) otherwise."""
+
+    retrain_on: list[str] = dataclasses.field(default_factory=list)
+    check_task_ids: dict[str, str] = dataclasses.field(default_factory=dict)  # drift|decay → task id
+    cooldown_seconds: int = 86400
+    asset_uri: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WaitDagRunPayload(Payload):
+    """Waits for the same interval's run of another DAG (same schedule) to succeed."""
+
+    external_dag_id: str
+    timeout_seconds: int = 6 * 3600
+    poke_seconds: int = 60
+
+
 PAYLOAD_TYPES: dict[TaskKind, type[Payload]] = {
     TaskKind.STAGE: StagePayload,
     TaskKind.DQ_GATE: GatePayload,
@@ -348,4 +473,10 @@ PAYLOAD_TYPES: dict[TaskKind, type[Payload]] = {
     TaskKind.MLFLOW_END_RUN: MlflowEndRunPayload,
     TaskKind.DISTRIBUTED_JOB: DistributedJobPayload,
     TaskKind.SPARK: SparkPayload,
+    TaskKind.INFERENCE_RESOLVE: InferenceResolvePayload,
+    TaskKind.DRIFT_CHECK: DriftCheckPayload,
+    TaskKind.DECAY_CHECK: DecayCheckPayload,
+    TaskKind.RETRAIN_REQUEST: RetrainRequestPayload,
+    TaskKind.WAIT_DAG_RUN: WaitDagRunPayload,
+    TaskKind.INFERENCE_PUBLISH: InferencePublishPayload,
 }

@@ -52,6 +52,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "airflow_aiinfra.operators": ("airflow_aiinfra.wiring", "airflow_aiinfra.plan", "airflow_aiinfra.spec",
                                   "airflow_aiinfra.cli", "airflow_aiinfra.plugins"),
     "airflow_aiinfra.wiring": ("airflow_aiinfra.cli",),
+    # runs in the scoring pod too: no Airflow, no operators
+    "airflow_aiinfra.monitoring": ("airflow", "airflow_aiinfra.spec", "airflow_aiinfra.plan", *RUNTIME),
 }
 
 

@@ -234,10 +234,25 @@ def register_model(
     return version, created, passed
 
 
+def record_training_data(hook: MlflowHook, run_id: str, datasets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Log the declared training/validation files as MLflow dataset inputs of the version's run."""
+    from pathlib import Path
+
+    from airflow_aiinfra.monitoring.datasets import is_remote, log_datasets
+
+    missing = {c: d["path"] for c, d in datasets.items() if not is_remote(d["path"]) and not Path(d["path"]).is_file()}
+    if missing:
+        shown = ", ".join(f"{c}: {p}" for c, p in sorted(missing.items()))
+        raise MlflowPermanentError(f"the data this version was trained on is not there ({shown}); the stages "
+                                   "must write it where experiment.datasets says")
+    with hook.session() as client:
+        return log_datasets(client, run_id, {c: (d["path"], d.get("format")) for c, d in datasets.items()})
+
+
 class MlflowRegisterModelOperator(BaseOperator):
     """Checks the metric gates, registers the run's model as a version of ``registered_model`` with ``alias``."""
 
-    template_fields = ("registered_model", "alias")
+    template_fields = ("registered_model", "alias", "datasets")
     ui_color = "#d5f5e3"
     operator_extra_links = (MlflowRunLink(),)
 
@@ -249,6 +264,7 @@ class MlflowRegisterModelOperator(BaseOperator):
         model_name: str | None = None,
         metric_gates: list[dict[str, Any]] | None = None,
         spec_sha256: str = "",
+        datasets: dict[str, dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -257,6 +273,7 @@ class MlflowRegisterModelOperator(BaseOperator):
         self.model_name = model_name
         self.metric_gates = metric_gates or []
         self.spec_sha256 = spec_sha256
+        self.datasets = datasets or {}
 
     def execute(self, context: Any) -> dict[str, str]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -272,6 +289,10 @@ class MlflowRegisterModelOperator(BaseOperator):
                 hook_for(info), run_id=info["run_id"], registered_model=self.registered_model, alias=self.alias,
                 model_name=self.model_name, gates=self.metric_gates, tags=tags,
             )
+        with permanent_fails():
+            for info_ in record_training_data(hook_for(info), info["run_id"], self.datasets):
+                self.log.info("recorded %s data: %s (%s rows, sha256 %s)", info_["context"], info_["path"],
+                              info_["rows"], info_["sha256"][:12])
         for line in passed:
             self.log.info("metric gate passed: %s", line)
         self.log.info("%s version %s of %r, alias %r", "registered" if created else "already registered:",

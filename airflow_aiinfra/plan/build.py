@@ -13,6 +13,7 @@ from airflow_aiinfra.plan.experiment import plan_experiment
 from airflow_aiinfra.plan.features import plan_feature_tasks, plan_materialize_dag
 from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import DagPlan
+from airflow_aiinfra.plan.monitoring import pipeline_assets, plan_inference_dag, plan_monitor_dag
 from airflow_aiinfra.plan.quality import plan_quality
 from airflow_aiinfra.plan.training import plan_training
 
@@ -27,7 +28,7 @@ DagPlanner = Callable[[PlanContext], "DagPlan | None"]
 # distributed/Spark stages are rendered into their jobs from the pods the others have finished.
 SECTION_PLANNERS: list[SectionPlanner] = [plan_training, plan_feature_tasks, plan_quality, plan_experiment,
                                           plan_distributed]
-DAG_PLANNERS: list[DagPlanner] = [plan_materialize_dag]
+DAG_PLANNERS: list[DagPlanner] = [plan_materialize_dag, plan_inference_dag, plan_monitor_dag]
 PIPELINE_SECTIONS = ("training_pipeline", "data_quality", "experiment", "model_serving")
 # DAGs of their own, by the top-level section that asks for them (plan_materialize_dag's suffix)
 OWN_DAG_SECTIONS = {"feature_store": "materialize"}
@@ -50,7 +51,8 @@ def build_plans(loaded: LoadedSpec, options: PlanOptions | None = None) -> list[
         graph = PlanGraph()
         for planner in SECTION_PLANNERS:
             planner(ctx, graph)
-        plans.append(dag_plan(ctx, pipeline_dag_id(spec.name), graph, schedule=spec.schedule))
+        plans.append(dag_plan(ctx, pipeline_dag_id(spec.name), graph, schedule=spec.schedule,
+                              assets=pipeline_assets(ctx)))
     for planner in DAG_PLANNERS:
         extra = planner(ctx)
         if extra is not None:

@@ -14,14 +14,14 @@ def pipeline_dag_id(spec_name: str) -> str:
     return f"{spec_name}__{PIPELINE}"
 
 
-def schedule_of(value: str | None) -> Schedule:
+def schedule_of(value: str | None, assets: tuple[str, ...] = ()) -> Schedule:
     if value is None:
-        return Schedule("none")
+        return Schedule("none", assets=assets)
     if value == "@once":
         return Schedule("once")
     if value == "@continuous":
         return Schedule("continuous")
-    return Schedule("cron", CRON_PRESETS.get(value, value))
+    return Schedule("cron", CRON_PRESETS.get(value, value), assets=assets)
 
 
 def dag_plan(
@@ -33,6 +33,7 @@ def dag_plan(
     start_date: str | None = None,
     catchup: bool | None = None,
     extra_tags: tuple[str, ...] = (),
+    assets: tuple[str, ...] = (),
 ) -> DagPlan:
     spec = ctx.spec
     return DagPlan(
@@ -41,7 +42,7 @@ def dag_plan(
         spec_file=ctx.loaded.file,
         spec_sha256=ctx.loaded.sha256,
         description=spec.description or f"aiinfra spec {spec.name}",
-        schedule=schedule_of(schedule),
+        schedule=schedule_of(schedule, assets),
         start_date=start_date or spec.start_date,
         timezone=spec.timezone,
         catchup=spec.catchup if catchup is None else catchup,

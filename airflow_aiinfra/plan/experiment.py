@@ -22,6 +22,7 @@ from airflow_aiinfra.contract import (
     MLFLOW_RUN_ID_TEMPLATE,
     MLFLOW_START_RUN,
     MLFLOW_TRACKING_URI_TEMPLATE,
+    DatasetFileDef,
     MetricGateDef,
     MlflowEndRunPayload,
     MlflowRegisterModelPayload,
@@ -73,6 +74,21 @@ def credentials(ctx: PlanContext) -> tuple[SecretPlan, ...]:
         return ()
     # key=None with env set: every key of the Secret becomes an env var (envFrom); nothing literal in the pod.
     return (SecretPlan(secret=ex.credentials_secret, key=None, env="MLFLOW_TRACKING_*"),)
+
+
+def training_data(ctx: PlanContext) -> dict[str, DatasetFileDef]:
+    """What each registered version is recorded as trained/validated on (MLflow dataset inputs of its run):
+    ``experiment.datasets``, and the Feast training set (as ``training`` when no file is declared)."""
+    ex = ctx.spec.experiment
+    assert ex is not None
+    out = {name: DatasetFileDef(path=ctx.resolve(d.path) or d.path, format=d.format)
+           for name, d in sorted(ex.datasets.items())}
+    fs = ctx.spec.feature_store
+    if fs is not None and fs.training_set is not None:
+        path = ctx.resolve(fs.training_set.output_path) or fs.training_set.output_path
+        out.setdefault("training" if "training" not in out else "training_set", DatasetFileDef(path=path,
+                                                                                                format="parquet"))
+    return out
 
 
 def _task(ctx: PlanContext, task_id: str, kind: TaskKind, payload: Payload, doc: str, **kw: Any) -> TaskPlan:
@@ -128,6 +144,7 @@ def plan_experiment(ctx: PlanContext, graph: PlanGraph) -> None:
                 metric_gates=[MetricGateDef(metric=g.metric, op=g.op, threshold=g.threshold)
                               for g in ex.metric_gates],
                 spec_sha256=ctx.loaded.sha256,
+                datasets=training_data(ctx),
             ),
             f"Checks the metric gates, then registers the model logged by stage {ex.model_stage!r} as a new "
             f"version of {ex.registered_model!r} with alias {ex.alias!r} (idempotent per run).",

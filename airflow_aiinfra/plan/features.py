@@ -23,6 +23,7 @@ from airflow_aiinfra.contract import (
     FeastViewDef,
     Payload,
     TaskKind,
+    asset_uri,
 )
 from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.dags import dag_plan
@@ -103,8 +104,8 @@ def materialized_views(fs: FeatureStore) -> list[str]:
 
 
 def _task(ctx: PlanContext, task_id: str, kind: TaskKind, payload: Payload, upstream: tuple[str, ...] = (),
-          doc: str = "") -> TaskPlan:
-    return ctx.task(task_id, kind, payload, upstream=upstream, doc=doc)
+          doc: str = "", outlets: tuple[str, ...] = ()) -> TaskPlan:
+    return ctx.task(task_id, kind, payload, upstream=upstream, doc=doc, outlets=outlets)
 
 
 def apply_task(ctx: PlanContext) -> TaskPlan:
@@ -167,6 +168,7 @@ def plan_materialize_dag(ctx: PlanContext) -> DagPlan | None:
     graph.add(apply_task(ctx))
     graph.add(_task(ctx, FEAST_MATERIALIZE, TaskKind.FEAST_MATERIALIZE,
                     FeastMaterializePayload(**store, views=views), upstream=(FEAST_APPLY,),
+                    outlets=(asset_uri(ctx.spec.name, "features"),),
                     doc="Materialize exactly this run's data interval [start, end) into the online store."))
     c = fs.consistency
     graph.add(_task(ctx, FEAST_CONSISTENCY, TaskKind.FEAST_CONSISTENCY, FeastConsistencyPayload(

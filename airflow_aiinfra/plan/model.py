@@ -82,6 +82,8 @@ class TaskPlan:
     pod: PodPlan | None = None
     doc: str = ""
     teardown: bool = False
+    outlets: tuple[str, ...] = ()  # Asset URIs (contract.asset_uri) the task emits an event for on success
+    inlets: tuple[str, ...] = ()  # Asset URIs whose past events the task reads
 
     def __post_init__(self) -> None:
         expected = PAYLOAD_TYPES[self.kind]
@@ -96,10 +98,12 @@ class TaskPlan:
 
 @dataclass(frozen=True)
 class Schedule:
-    """``kind``: none | once | continuous | cron (with real data intervals)."""
+    """``kind``: none | once | continuous | cron (with real data intervals). ``assets``: Asset URIs that also
+    trigger a run (cron *or* asset; asset only with kind none); such a run takes its window from the event."""
 
     kind: str
     cron: str | None = None
+    assets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pydantic import ConfigDict
 
 from airflow_aiinfra.spec.model.experiment import Experiment
 from airflow_aiinfra.spec.model.features import FeatureStore
+from airflow_aiinfra.spec.model.monitoring import BatchInference, Drift
 from airflow_aiinfra.spec.model.quality import DataQuality
 from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.model.serving import ModelServing
@@ -24,6 +25,8 @@ class _FullSpec(Spec):
     feature_store: FeatureStore | None = None
     experiment: Experiment | None = None
     model_serving: ModelServing | None = None
+    batch_inference: BatchInference | None = None
+    drift: Drift | None = None
 
 
 def json_schema() -> dict[str, Any]:

@@ -35,6 +35,10 @@ def _section_issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
         from airflow_aiinfra.spec.checks import experiment
 
         yield from experiment.issues(spec, options)
+    if spec.batch_inference is not None or spec.drift is not None:
+        from airflow_aiinfra.spec.checks import monitoring
+
+        yield from monitoring.issues(spec, options)
 
 
 def semantic_issues(spec: Spec, options: SpecOptions) -> list[Issue]:

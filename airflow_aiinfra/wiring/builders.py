@@ -34,7 +34,19 @@ def common_kwargs(task: TaskPlan, common: dict[str, Any]) -> dict[str, Any]:
         kw["pool"] = task.pool
     if task.doc:
         kw["doc_md"] = task.doc
+    if task.outlets:
+        kw["outlets"] = [asset(uri) for uri in task.outlets]
+    if task.inlets:
+        kw["inlets"] = [asset(uri) for uri in task.inlets]
     return kw
+
+
+def asset(uri: str) -> Any:
+    """The Airflow Asset of a planned URI (``aiinfra://<spec>/<what>``), named ``<spec>.<what>`` in the UI."""
+    from airflow.sdk import Asset
+
+    name = uri.split("://", 1)[-1].replace("/", ".")
+    return Asset(name=name, uri=uri, group="aiinfra")
 
 
 def _no_extra(task: TaskPlan) -> dict[str, Any]:
@@ -108,6 +120,36 @@ def _mlflow(name: str) -> Callable[[], type]:
     return load
 
 
+def _monitoring(name: str) -> Callable[[], type]:
+    def load() -> type:
+        from airflow_aiinfra.operators import monitoring
+
+        return getattr(monitoring, name)
+
+    return load
+
+
+def _check(name: str) -> Callable[[], type]:
+    def load() -> type:
+        from airflow_aiinfra.operators import drift
+
+        return getattr(drift, name)
+
+    return load
+
+
+def _publish() -> type:
+    from airflow_aiinfra.operators.inference_table import PublishTableOperator
+
+    return PublishTableOperator
+
+
+def _wait_dag_run() -> type:
+    from airflow_aiinfra.sensors.dag_run import WaitDagRunSensor
+
+    return WaitDagRunSensor
+
+
 BUILDERS: dict[TaskKind, Builder] = {
     TaskKind.STAGE: Builder(_stage, _stage_pod),
     TaskKind.DQ_GATE: Builder(_gate),
@@ -120,6 +162,12 @@ BUILDERS: dict[TaskKind, Builder] = {
     TaskKind.MLFLOW_END_RUN: Builder(_mlflow("MlflowEndRunOperator")),
     TaskKind.DISTRIBUTED_JOB: Builder(_distributed_job),
     TaskKind.SPARK: Builder(_spark),
+    TaskKind.INFERENCE_RESOLVE: Builder(_monitoring("ResolveModelOperator")),
+    TaskKind.DRIFT_CHECK: Builder(_check("DriftCheckOperator")),
+    TaskKind.DECAY_CHECK: Builder(_check("DecayCheckOperator")),
+    TaskKind.RETRAIN_REQUEST: Builder(_monitoring("RetrainRequestOperator")),
+    TaskKind.WAIT_DAG_RUN: Builder(_wait_dag_run),
+    TaskKind.INFERENCE_PUBLISH: Builder(_publish),
 }
 
 

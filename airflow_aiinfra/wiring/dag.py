@@ -5,19 +5,43 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Param, TaskGroup
 
 from airflow_aiinfra.plan.model import DagPlan
-from airflow_aiinfra.wiring.builders import build_operator
+from airflow_aiinfra.wiring.builders import asset, build_operator
 from airflow_aiinfra.wiring.notify import callbacks
 
 
 def _schedule(plan: DagPlan) -> Any:
     s = plan.schedule
+    assets = [asset(uri) for uri in s.assets]
     if s.kind == "cron":
         # Real data intervals: Airflow 3 gives cron schedules zero-length intervals by default.
-        return CronDataIntervalTimetable(s.cron, timezone=plan.timezone)
+        timetable = CronDataIntervalTimetable(s.cron, timezone=plan.timezone)
+        return AssetOrTimeSchedule(timetable=timetable, assets=assets) if assets else timetable
+    if s.kind == "none" and assets:
+        return assets
     return {"none": None, "once": "@once", "continuous": "@continuous"}[s.kind]
+
+
+class EventWindowDAG(DAG):
+    """A DAG also scheduled on an Asset. Airflow 3 gives an asset-triggered run no logical date and no data
+    interval, while templates (``{{ ds_nodash }}``) and operators (Feast, MLflow) use them: the triggering
+    event's extra carries the window (``data_interval_start/end``), and before a task's templates are rendered
+    the run's context gets that window (``monitoring/window.py``). ``get_template_env`` is the hook: the task
+    runner asks for the environment right before rendering, with the task's context current; timed runs
+    are left alone."""
+
+    def get_template_env(self, *, force_sandboxed: bool = False) -> Any:
+        from airflow.sdk import get_current_context
+
+        from airflow_aiinfra.monitoring.window import fill_event_window
+
+        try:
+            fill_event_window(get_current_context())
+        except RuntimeError:  # no task is running (parsing, rendering in the UI)
+            pass
+        return super().get_template_env(force_sandboxed=force_sandboxed)
 
 
 def _params(plan: DagPlan) -> dict[str, Param]:
@@ -32,7 +56,7 @@ def _params(plan: DagPlan) -> dict[str, Param]:
 
 
 def build_dag(plan: DagPlan) -> DAG:
-    dag = DAG(
+    dag = (EventWindowDAG if plan.schedule.assets else DAG)(
         dag_id=plan.dag_id,
         description=plan.description,
         schedule=_schedule(plan),

@@ -74,11 +74,13 @@ def render_spec(path: str) -> str:
     chunks = []
     for plan in build_plans(loaded, options):
         dag = build_dag(plan)
-        lines = [f"# DAG {plan.dag_id}  schedule={plan.schedule.cron or plan.schedule.kind}  spec={loaded.file}"]
+        assets = "".join(f" or asset {a}" for a in plan.schedule.assets)
+        lines = [f"# DAG {plan.dag_id}  schedule={plan.schedule.cron or plan.schedule.kind}{assets}  spec={loaded.file}"]
         for task in plan.tasks:
             deps = ", ".join(task.upstream) or "-"
             pool = f"  pool={task.pool}x{task.pool_slots}" if task.pool else ""
-            lines.append(f"#   {task.task_id:<40} [{task.kind}] after: {deps}{pool}")
+            emits = f"  emits: {', '.join(task.outlets)}" if task.outlets else ""
+            lines.append(f"#   {task.task_id:<40} [{task.kind}] after: {deps}{pool}{emits}")
         chunks.append("\n".join(lines))
         for task_id, manifest in pods_of(dag).items():
             chunks.append(f"# pod of {plan.dag_id}.{task_id}\n" + yaml.safe_dump(manifest, sort_keys=False))

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from airflow_aiinfra.spec.types import ConnId, K8sObjectName, Strict
+from airflow_aiinfra.spec.types import ConnId, K8sObjectName, Strict, TemplatedStr
 
 RESERVED_TAG_PREFIXES = ("airflow.", "aiinfra.", "mlflow.")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -42,6 +42,13 @@ def _strip_credentials(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+class DatasetFile(Strict):
+    """A file a registered version was trained (or validated) on; its path templated by the run."""
+
+    path: TemplatedStr = Field(min_length=1, max_length=4096)
+    format: Literal["parquet", "csv"] | None = Field(None, description="Default: from the file name.")
+
+
 class Experiment(Strict):
     """One MLflow run per pipeline run; optionally register the model a stage logged."""
 
@@ -67,6 +74,10 @@ class Experiment(Strict):
         default_factory=list, description="Metrics the run must reach before the model is registered."
     )
     alias: str = Field("challenger", description="Registry alias given to each new version.")
+    datasets: dict[Literal["training", "validation"], DatasetFile] = Field(
+        default_factory=dict,
+        description="The data each registered version was trained/validated on, recorded as MLflow dataset "
+        "inputs of its run (path, hash, schema, rows). The Feast training set is recorded without it.")
 
     @field_validator("tracking_uri")
     @classmethod

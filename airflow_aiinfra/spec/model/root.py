@@ -1,4 +1,4 @@
-"""The whole spec: metadata, defaults and the five sections.
+"""The whole spec: metadata, defaults and the seven sections.
 
 Each section's models are imported and built only when a spec has that section (``sections.py``): pydantic
 builds a model class in about a millisecond, and a parse unit holding one training-only spec should not pay
@@ -21,6 +21,7 @@ from airflow_aiinfra.spec.types import ConnId, Name, Strict
 if TYPE_CHECKING:
     from airflow_aiinfra.spec.model.experiment import Experiment
     from airflow_aiinfra.spec.model.features import FeatureStore
+    from airflow_aiinfra.spec.model.monitoring import BatchInference, Drift
     from airflow_aiinfra.spec.model.quality import DataQuality
     from airflow_aiinfra.spec.model.serving import ModelServing
     from airflow_aiinfra.spec.model.training import TrainingPipeline
@@ -118,12 +119,16 @@ class Spec(Strict):
         feature_store: FeatureStore | None = None
         experiment: Experiment | None = None
         model_serving: ModelServing | None = None
+        batch_inference: BatchInference | None = None
+        drift: Drift | None = None
     else:
         training_pipeline: _lazy("training_pipeline") = None
         data_quality: _lazy("data_quality") = None
         feature_store: _lazy("feature_store") = None
         experiment: _lazy("experiment") = None
         model_serving: _lazy("model_serving") = None
+        batch_inference: _lazy("batch_inference") = None
+        drift: _lazy("drift") = None
 
     @field_validator("start_date", mode="before")
     @classmethod

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-SECTIONS = ("training_pipeline", "data_quality", "feature_store", "experiment", "model_serving")
+SECTIONS = ("training_pipeline", "data_quality", "feature_store", "experiment", "model_serving", "batch_inference",
+            "drift")
 
 
 def section_model(name: str) -> Any:
@@ -29,4 +30,12 @@ def section_model(name: str) -> Any:
         from airflow_aiinfra.spec.model.serving import ModelServing
 
         return ModelServing
+    if name == "batch_inference":
+        from airflow_aiinfra.spec.model.monitoring import BatchInference
+
+        return BatchInference
+    if name == "drift":
+        from airflow_aiinfra.spec.model.monitoring import Drift
+
+        return Drift
     raise KeyError(name)
