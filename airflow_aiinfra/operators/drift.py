@@ -6,8 +6,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from airflow_aiinfra import config
 from airflow_aiinfra.errors import MlflowPermanentError
 from airflow_aiinfra.hooks.mlflow import MlflowHook
+from airflow_aiinfra.locations import check_resolved
 from airflow_aiinfra.operators.failures import permanent_fails
 from airflow_aiinfra.operators.monitoring import (
     MonitoringReportLink,
@@ -137,6 +139,15 @@ def run_drift(hook: MlflowHook, *, model_uri: str, experiment: str, dag_id: str,
             "report_url": report_url(hook, exp_id, run_id), "model_version": pinned["version"]}
 
 
+def data_locations(*paths: str | None) -> None:
+    """The rendered paths this check reads are data locations (relative ones resolve in the working directory,
+    as they are read); :class:`~airflow_aiinfra.errors.DataLocationRefused` fails the task, not retried."""
+    roots = config.data_roots()
+    for path in paths:
+        if path:
+            check_resolved(path, None, roots)
+
+
 class DriftCheckOperator(_MonitorBase):
     """Feature and prediction drift of this window against the champion's training data."""
 
@@ -160,6 +171,7 @@ class DriftCheckOperator(_MonitorBase):
 
     def execute(self, context: Any) -> dict[str, Any]:
         start, end = window_of(context)
+        data_locations(self.reference_path, self.current_path)
         with permanent_fails():
             result = run_drift(self.hook(), model_uri=self.model_uri, experiment=self.experiment_name,
                                dag_id=context["ti"].dag_id, start=start, end=end, reference_path=self.reference_path,
@@ -236,6 +248,7 @@ class DecayCheckOperator(_MonitorBase):
         from airflow.sdk.exceptions import AirflowSkipException
 
         start, end = window_of(context)
+        data_locations(self.predictions_path, self.labels_path)
         with permanent_fails():
             try:
                 result = self._decay(context, start, end)

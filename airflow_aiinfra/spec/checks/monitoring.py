@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from airflow_aiinfra.locations import lexical_problem
 from airflow_aiinfra.spec.checks.common import Issue, check_schedule
 from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.options import SpecOptions
@@ -24,7 +25,29 @@ def known_features(spec: Spec) -> set[str]:
     return names
 
 
+def location_issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
+    """Inputs, outputs, references, labels and the request log are data locations (``airflow_aiinfra.locations``)."""
+    paths: list[tuple[tuple[str | int, ...], str | None]] = []
+    bi, dr, ex = spec.batch_inference, spec.drift, spec.experiment
+    if bi is not None:
+        paths += [(("batch_inference", "input", "path"), bi.input.path), (("batch_inference", "output_dir"), bi.output_dir)]
+    if dr is not None:
+        for field in ("reference", "current"):
+            value = getattr(dr, field)
+            if not isinstance(value, str):
+                paths.append((("drift", field, "path"), value.path))
+        paths.append((("drift", "request_log_dir"), dr.request_log_dir))
+        if dr.decay is not None:
+            paths.append((("drift", "decay", "labels", "path"), dr.decay.labels.path))
+    if ex is not None:
+        paths += [(("experiment", "datasets", kind, "path"), d.path) for kind, d in ex.datasets.items()]
+    for where, value in paths:
+        if value is not None and (problem := lexical_problem(value, options.data_roots)):
+            yield where, problem
+
+
 def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
+    yield from location_issues(spec, options)
     bi = spec.batch_inference
     if bi is not None:
         yield from check_schedule(bi.schedule, ("batch_inference", "schedule"))
