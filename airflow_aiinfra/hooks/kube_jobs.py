@@ -40,10 +40,16 @@ def mapped_errors(what: str) -> Iterator[None]:
         raise KubeTransientError(f"{what}: the Kubernetes API is unreachable: {exc}") from exc
 
 
-class KubeJobClient:
-    """Calls for jobs of one ``kind`` in one ``namespace``, through ``hook`` (a KubernetesHook)."""
+MERGE_PATCH = "application/merge-patch+json"
 
-    def __init__(self, hook: Any, kind: JobKind, namespace: str) -> None:
+
+class CustomObjectClient:
+    """Objects of one custom ``kind`` (group, version, plural, kind) in one ``namespace``, through ``hook`` (a
+    KubernetesHook's client): get that answers None for 404, create that reports a conflict, merge-patch. No
+    retries of its own (the hook's ``get_custom_object`` would retry 5xx for minutes): Airflow's task retries
+    are the outer loop, and every caller reads before it writes."""
+
+    def __init__(self, hook: Any, kind: Any, namespace: str) -> None:
         self.hook = hook
         self.kind = kind
         self.namespace = namespace
@@ -57,7 +63,7 @@ class KubeJobClient:
 
         with mapped_errors(f"get {self.kind.kind} {self.namespace}/{name}"):
             try:
-                return self.hook.get_custom_object(name=name, **self._args())
+                return self.hook.custom_object_client.get_namespaced_custom_object(name=name, **self._args())
             except ApiException as exc:
                 if exc.status == 404:
                     return None
@@ -69,11 +75,24 @@ class KubeJobClient:
         name = body["metadata"]["name"]
         with mapped_errors(f"create {self.kind.kind} {self.namespace}/{name}"):
             try:
-                return self.hook.create_custom_object(body=body, **self._args())
+                return self.hook.custom_object_client.create_namespaced_custom_object(body=body, **self._args())
             except ApiException as exc:
                 if exc.status == 409:
                     raise AlreadyExists(name) from exc
                 raise
+
+    def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """JSON merge patch (RFC 7386): maps merge, ``None`` deletes a key, lists are replaced whole."""
+        with mapped_errors(f"patch {self.kind.kind} {self.namespace}/{name}"):
+            return self.hook.custom_object_client.patch_namespaced_custom_object(
+                name=name, body=body, _content_type=MERGE_PATCH, **self._args())
+
+
+class KubeJobClient(CustomObjectClient):
+    """Calls for jobs of one ``kind`` (:class:`~airflow_aiinfra.kube.jobs.JobKind`): deletion that waits, the
+    job's pods and their logs."""
+
+    kind: JobKind
 
     def delete(self, name: str, *, wait_seconds: float = 60, poll: float = 1.0) -> bool:
         """Delete (foreground, so its pods go first) and wait until it is gone; False if it was not there."""
