@@ -31,7 +31,7 @@ _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 FIX = "keep data under the bundle's data folders, an object store URL, or [aiinfra] data_roots"
 
 
-def _untemplated(value: str) -> str:
+def untemplated(value: str) -> str:
     """``{{ ... }}`` blocks replaced by one plain segment, linear in the value's length."""
     parts, start = [], 0
     while (open_at := value.find("{{", start)) != -1:
@@ -71,7 +71,7 @@ def _shown(value: str) -> str:
 def lexical_problem(value: str, roots: tuple[str, ...] = ()) -> str | None:
     """Why a path as written in a spec is not a data location, with the fix; None when it may be one (a
     templated part is checked again once rendered)."""
-    problem = _problem(_untemplated(value), roots, lexical=True)
+    problem = _problem(untemplated(value), roots, lexical=True)
     return f"{_shown(value)} is not a data location: {problem}; {FIX}" if problem else None
 
 

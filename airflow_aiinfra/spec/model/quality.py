@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from airflow_aiinfra.locations import untemplated
 from airflow_aiinfra.spec.types import ConnId, Identifier, Name, Strict, TemplatedStr, exactly_one, shown
 
 DataFormat = Literal["parquet", "csv"]
@@ -21,15 +22,8 @@ _SUFFIXES: dict[str, DataFormat] = {
 
 def infer_format(path: str) -> DataFormat | None:
     """The format a path's extension names, or None (a folder, or no known extension). Linear in the
-    path's length: template blocks are cut with ``str.find``, not a lazy regex that rescans."""
-    parts, start = [], 0
-    while (open_at := path.find("{{", start)) != -1:
-        close_at = path.find("}}", open_at + 2)
-        if close_at == -1:
-            break
-        parts.append(path[start:open_at] + "x")
-        start = close_at + 2
-    clean = ("".join(parts) + path[start:]).split("?", 1)[0].lower()
+    path's length (:func:`airflow_aiinfra.locations.untemplated`)."""
+    clean = untemplated(path).split("?", 1)[0].lower()
     for suffix in sorted(_SUFFIXES, key=len, reverse=True):
         if clean.endswith(suffix):
             return _SUFFIXES[suffix]
