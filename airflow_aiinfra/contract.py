@@ -363,7 +363,7 @@ class RolloutPayload(Payload):
 
     registered_model: str
     router_type: str
-    router: dict[str, Any] = dataclasses.field(default_factory=dict)
+    router: dict[str, str] = dataclasses.field(default_factory=dict)
     target: str  # "haproxy:model_serving": names the serving target in logs and tags
 
 

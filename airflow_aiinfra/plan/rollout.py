@@ -45,12 +45,12 @@ def _slot_server(version: Any) -> str:
     return version.server or version.version
 
 
-def router_settings(ctx: PlanContext) -> tuple[str, dict[str, Any], str]:
+def router_settings(ctx: PlanContext) -> tuple[str, dict[str, str], str]:
     """(router type, the router's keyword arguments, target name) for the spec's model_serving."""
     ms = ctx.spec.model_serving
     assert ms is not None
     router = ms.rollout.router
-    settings = router.model_dump(exclude={"type"})
+    settings = {k: str(v) for k, v in router.model_dump(exclude={"type"}, exclude_none=True).items()}
     if router.type == "haproxy":
         stable = next(v for v in ms.versions if not v.canary)
         canary = next(v for v in ms.versions if v.canary)

@@ -108,6 +108,21 @@ def _mlflow(name: str) -> Callable[[], type]:
     return load
 
 
+def _rollout(name: str) -> Callable[[], type]:
+    def load() -> type:
+        from airflow_aiinfra.operators import rollout
+
+        return getattr(rollout, name)
+
+    return load
+
+
+def _analysis() -> type:
+    from airflow_aiinfra.sensors.rollout import RolloutAnalysisSensor
+
+    return RolloutAnalysisSensor
+
+
 BUILDERS: dict[TaskKind, Builder] = {
     TaskKind.STAGE: Builder(_stage, _stage_pod),
     TaskKind.DQ_GATE: Builder(_gate),
@@ -120,6 +135,11 @@ BUILDERS: dict[TaskKind, Builder] = {
     TaskKind.MLFLOW_END_RUN: Builder(_mlflow("MlflowEndRunOperator")),
     TaskKind.DISTRIBUTED_JOB: Builder(_distributed_job),
     TaskKind.SPARK: Builder(_spark),
+    TaskKind.ROLLOUT_DEPLOY: Builder(_rollout("RolloutDeployOperator")),
+    TaskKind.ROLLOUT_ANALYZE: Builder(_analysis),
+    TaskKind.ROLLOUT_SHIFT: Builder(_rollout("RolloutShiftOperator")),
+    TaskKind.ROLLOUT_PROMOTE: Builder(_rollout("RolloutPromoteOperator")),
+    TaskKind.ROLLOUT_ROLLBACK: Builder(_rollout("RolloutRollbackOperator")),
 }
 
 
