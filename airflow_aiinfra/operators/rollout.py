@@ -76,7 +76,7 @@ class RolloutOperator(BaseOperator):
 
     ui_color = "#fdebd0"
     template_fields = ()
-    operator_extra_links = (MlflowRunLink(), RolloutChartLink(), PrometheusGraphLink())
+    operator_extra_links = (MlflowRunLink(), RolloutChartLink())
 
     def __init__(self, *, registered_model: str, router_type: str, router: dict[str, Any] | None = None,
                  target: str, **kwargs: Any) -> None:

@@ -29,7 +29,7 @@ from airflow.sdk import BaseSensorOperator
 from airflow_aiinfra.contract import XCOM_PROMETHEUS_GRAPH, XCOM_VERDICT
 from airflow_aiinfra.operators.failures import permanent_fails
 from airflow_aiinfra.operators.pipeline_run import log_to_pipeline_run
-from airflow_aiinfra.operators.rollout import RolloutOperator
+from airflow_aiinfra.operators.rollout import PrometheusGraphLink, RolloutOperator
 
 
 class NotEnoughData(Exception):
@@ -38,6 +38,7 @@ class NotEnoughData(Exception):
 
 class RolloutAnalysisSensor(RolloutOperator, BaseSensorOperator):
     ui_color = "#fcf3cf"
+    operator_extra_links = (*RolloutOperator.operator_extra_links, PrometheusGraphLink())
 
     def __init__(
         self,

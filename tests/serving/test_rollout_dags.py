@@ -49,7 +49,7 @@ model_serving:
     - {{condition: "user_type == 'premium'", target_version: canary}}
     - {{condition: default, target_version: stable}}
   monitoring:
-    thresholds: {{error_rate: 0.05, latency_p99: 40}}
+    thresholds: {{error_rate: 0.05, latency_p99: 250}}
   rollout:
     steps: {steps}
     step_interval: 6s
