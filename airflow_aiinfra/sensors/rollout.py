@@ -116,7 +116,8 @@ class RolloutAnalysisSensor(RolloutOperator, BaseSensorOperator):
         )
 
         prom = self.prometheus()
-        interval = max(2 * self.scrape_interval_seconds, self.window_seconds / 6)
+        # at least 4 intervals per version (the least for 95 % in the comparison), each a rate over 2 scrapes
+        interval = max(self.scrape_interval_seconds, self.window_seconds / 8)
         custom = {c["name"]: c["query"] for c in self.checks}
         compare = self.comparison_confidence is not None
         common = {"end": end, "window_seconds": self.window_seconds, "interval_seconds": interval,
