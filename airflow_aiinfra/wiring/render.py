@@ -1,6 +1,7 @@
 """``aiinfra render SPEC``: each DAG's tasks and dependencies, every pod as Kubernetes YAML, built by the
 provider's own ``build_pod_request_obj(dry_run=True)``, and every TrainJob, PyTorchJob and SparkApplication
-as the plan renders it (kube.jobs / kube.spark): no cluster, no kube config."""
+as the plan renders it (kube.jobs / kube.spark), and for a spec serving through HAProxy its haproxy.cfg and
+Prometheus config (wiring/serving_render.py): no cluster, no kube config."""
 
 from __future__ import annotations
 
@@ -63,4 +64,8 @@ def render_spec(path: str) -> str:
         for task_id, obj in custom_objects_of(plan).items():
             chunks.append(f"# {obj['kind']} of {plan.dag_id}.{task_id} (metadata.name is set per DAG run: the "
                           f"same for every try)\n" + yaml.safe_dump(obj, sort_keys=False))
+    if loaded.spec.model_serving is not None:
+        from airflow_aiinfra.wiring.serving_render import render_serving
+
+        chunks.extend(render_serving(loaded.spec))
     return "\n---\n".join(chunks) + "\n"
