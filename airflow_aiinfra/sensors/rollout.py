@@ -83,13 +83,16 @@ class RolloutAnalysisSensor(RolloutOperator, BaseSensorOperator):
         if self.promote_now(context):
             self.log.info("rollout_promote_now is set: not judged")
             return None
-        self._defer(failures=0)
+        self._defer(context, state, failures=0)
         return None
 
-    def _defer(self, failures: int) -> None:
+    def _defer(self, context: Any, state: dict[str, Any], failures: int) -> None:
         from airflow_aiinfra.triggers.rollout import RolloutWindowTrigger
 
         window_end = time.time() + self.window_seconds
+        url = self.graph_url(state, window_end)  # the link works while the window is being waited out
+        if url:
+            context["ti"].xcom_push(key=XCOM_PROMETHEUS_GRAPH, value=url)
         # one scrape and a half after the window, so Prometheus holds its last samples
         until = window_end + 1.5 * self.scrape_interval_seconds
         self.log.info("canary at %d %% (step %d): judging the next %.0f s", self.weight, self.step,
@@ -194,6 +197,6 @@ class RolloutAnalysisSensor(RolloutOperator, BaseSensorOperator):
                 self.log.warning("step %d (%d %%): %s (%d of %d consecutive failed analyses allowed); judging "
                                  "another window", self.step, self.weight, verdict.message, failures,
                                  self.max_failed_checks)
-                self._defer(failures=failures)
+                self._defer(context, state, failures=failures)
             raise AirflowFailException(f"step {self.step} ({self.weight} %): {verdict.message}")
         raise NotEnoughData(f"step {self.step} ({self.weight} %): {verdict.message} (retried; never a pass)")
