@@ -198,6 +198,12 @@ class RolloutDeployOperator(RolloutOperator):
                         f"{self.traffic.describe()}: the canary slot serves {split.canary.model_version} with "
                         f"traffic (another rollout of {self.target}?); waiting for it to end"
                     )
+                if split.stable.model_version != champion_label:
+                    # the stable slot must serve @champion before a canary is judged against it; nothing relies
+                    # on a server someone loaded by hand
+                    self.log.warning("the stable slot serves %s, not the champion %s: loading the champion there "
+                                     "(all traffic to stable) first", split.stable.model_version, champion_label)
+                    self.traffic.initial_deploy(f"models:/{self.registered_model}/{champion}", champion_label)
                 split = self.traffic.deploy_canary(uri, label, self.weight)
                 state = {"new_version": version, "new_label": label, "new_uri": uri, "champion": champion,
                          "champion_label": champion_label, "initial": False}
