@@ -134,3 +134,44 @@ def test_a_killed_rollout_rerun_acts_on_the_weight_it_reads(serving_stack: Servi
         client.set_registered_model_alias("recsys", "champion", stack.registry.versions["good"])
         client.delete_registered_model_alias("recsys", "previous")
         stack.client("stable").load(stack.registry.uri("good"))  # the fixture's champion, for the next test
+
+
+class _TI:
+    def __init__(self, xcoms: dict) -> None:
+        self.xcoms = xcoms
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> object:
+        return self.xcoms.get((task_ids, key))
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcoms[("self", key)] = value
+
+
+def test_a_second_rollout_of_the_target_waits_while_another_version_holds_the_canary(
+        serving_stack: ServingStack) -> None:
+    """deploy_canary refuses (a retryable error) while the canary slot serves another version with traffic,
+    and touches nothing; the pool (one slot per target) keeps two rollouts apart in the scheduler."""
+    from airflow.sdk import DAG, TaskGroup
+
+    from airflow_aiinfra.contract import MLFLOW_REGISTER_MODEL, MLFLOW_START_RUN, XCOM_MLFLOW_RUN
+    from airflow_aiinfra.operators.rollout import RolloutDeployOperator
+
+    stack = serving_stack
+    stack.reset(canary_variant="good2", stable_weight=80, canary_weight=20)  # a rollout of recsys/2 under way
+    with DAG("second", schedule=None) as dag:
+        with TaskGroup("mlflow"):
+            from airflow.sdk import BaseOperator
+
+            BaseOperator(task_id="start_run")
+        with TaskGroup("rollout"):
+            deploy = RolloutDeployOperator(task_id="deploy_canary", weight=10, registered_model="recsys",
+                                           router_type="haproxy", target="haproxy:test",
+                                           router={"backend": BACKEND, "runtime_api": stack.runtime_api,
+                                                   "admin_token": ""})
+    ti = _TI({(MLFLOW_START_RUN, XCOM_MLFLOW_RUN): {"tracking_uri": stack.registry.tracking_uri, "run_id": "x"},
+              (MLFLOW_REGISTER_MODEL, "return_value"): {"name": "recsys", "version": stack.registry.versions["slow"]}})
+    before = stack.router.weights(BACKEND)
+    with pytest.raises(RouterTransientError, match="serves recsys/2 with traffic .*another rollout"):
+        deploy.execute({"ti": ti, "dag": dag, "params": {}})
+    assert stack.router.weights(BACKEND) == before
+    assert stack.client("canary").model().model_version == stack.registry.label("good2")
