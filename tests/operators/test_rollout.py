@@ -91,3 +91,48 @@ def test_rollback_reason_names_the_failing_metric_value_threshold_and_step() -> 
     assert reason == {"metric": "error_rate", "value": "0.3", "threshold": "0.05", "step": "1", "weight": "20",
                       "reason": "canary recsys/2 failed"}
     assert "marked failed" in op.reason({"ti": _TI({})})["reason"]  # a manual fail: no verdict on record
+
+
+class _Judged(RolloutAnalysisSensor):
+    """The sensor with its Prometheus reads replaced by a fixed verdict (the judging on real metrics is
+    tests/serving/test_rollout_analysis_sensor.py); the router address is dead, so read() is stubbed too."""
+
+    outcome = "fail"
+
+    def judge_window(self, state: dict[str, Any], end: float) -> Any:
+        from airflow_aiinfra.rollout.judge import Check, Outcome, Verdict
+
+        check = Check("error_rate", "threshold", Outcome(self.outcome), 0.3, 0.0, 0.05, None, "error_rate: 30%")
+        return Verdict(Outcome(self.outcome), "recsys/2", "recsys/1", 500.0, 50, (check,), f"{self.outcome}!")
+
+    @property
+    def traffic(self) -> Any:  # type: ignore[override]
+        from airflow_aiinfra.rollout.traffic import SlotState, Split
+
+        class _Router:
+            def read(self) -> Split:
+                return Split(SlotState(80, "recsys/1"), SlotState(20, "recsys/2"), True)
+
+        return _Router()
+
+
+def test_max_failed_checks_judges_another_window_before_failing() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    sensor = _Judged(task_id="analyze_20", weight=20, step=1, window_seconds=30, max_failed_checks=2, **COMMON)
+    event = {"status": "elapsed", "window_end": time.time(), "failures": 0}
+    with pytest.raises(TaskDeferred) as info:  # 1 of 2 consecutive failures: another window
+        sensor.execute_complete(_context(STATE), event)
+    assert info.value.trigger.failures == 1
+    with pytest.raises(AirflowFailException, match=r"step 1 \(20 %\): fail!"):  # the second: fail, no retries
+        sensor.execute_complete(_context(STATE), event | {"failures": 1})
+
+
+def test_an_ab_split_is_held_unless_promoted_now() -> None:
+    from airflow.sdk import DAG, TaskGroup
+
+    from airflow_aiinfra.operators.rollout import RolloutPromoteOperator
+
+    with DAG("ab", schedule=None), TaskGroup("rollout"):
+        promote = RolloutPromoteOperator(task_id="promote", hold_weight=50, **COMMON)
+    assert promote.execute(_context(STATE)) == {"promoted": False, "held_at": 50}  # the dead router untouched
