@@ -13,6 +13,7 @@ versions, and steady load from the test with no retries.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import threading
@@ -255,3 +256,62 @@ def test_erring_canary_is_rolled_back_at_the_first_analysis(rollout_home: Airflo
     last_weight, last_premium = watcher.premium_phases[-1]
     assert set(last_premium.by_version) <= {stack.registry.label("good")}, last_premium.summary()
     assert client_stats.ok > 0 and premium_stats.ok > 0
+
+
+def test_a_killed_rollout_run_continues_from_the_weight_it_reads(rollout_home: AirflowHome,
+                                                                 serving_stack: ServingStack) -> None:
+    """Steps 20/40/60/100: the `airflow dags test` process (the task running in it) is SIGKILLed while step 40
+    is judged, the canary is moved to 60 % by hand, then the remaining tasks of the same DAG run are run again
+    (`airflow tasks test ... RUN_ID`): shift_60 sends no command, shift_100 two, promote two weight commands
+    and two alias moves."""
+    import re
+    import signal
+
+    from mlflow import MlflowClient
+
+    stack, home = serving_stack, rollout_home
+    _write_dag(home, stack, [20, 40, 60, 100], "good2")
+    log_path = home.root / "killed.log"
+    load = LoadGenerator(stack.scoring_url, rate=RATE, bodies=sample_bodies()).start()
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([str(VENV_BIN / "airflow"), "dags", "test", DAG_ID, "2024-06-01"], env=home.env,
+                                cwd=home.root, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            w = stack.router.weights(BACKEND)
+            if w["canary"] == 40 and w["stable"] == 60:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        time.sleep(1.0)  # inside analyze_40's window
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        load.stop()
+    assert load.stats.failed == 0, load.stats.summary()
+    assert "router command: set weight model_serving/canary 40" in log_path.read_text()
+    stack.router.set_weight(BACKEND, "canary", 60)  # changed from outside while nothing ran
+    stack.router.set_weight(BACKEND, "stable", 40)
+
+    con = sqlite3.connect(home.home / "airflow.db")
+    run_id = con.execute("SELECT run_id FROM dag_run WHERE dag_id = ?", (DAG_ID,)).fetchone()[0]
+    con.close()
+    sent: dict[str, list[str]] = {}
+    for task in ("rollout.shift_60", "rollout.shift_100", "rollout.promote"):
+        out = home.airflow("tasks", "test", DAG_ID, task, run_id, timeout=180)
+        text = out.stdout + out.stderr
+        assert out.returncode == 0, text[-3000:]
+        sent[task] = re.findall(r"router command: (set weight \S+ \d+)", text)
+        if task == "rollout.promote":
+            assert "(2 alias moves)" in text, text[-3000:]
+    assert sent == {
+        "rollout.shift_60": [],  # it read 60: nothing to do
+        "rollout.shift_100": ["set weight model_serving/canary 100", "set weight model_serving/stable 0"],
+        "rollout.promote": ["set weight model_serving/stable 100", "set weight model_serving/canary 0"],
+    }
+    client = MlflowClient(stack.registry.tracking_uri)
+    assert str(client.get_model_version_by_alias("recsys", "champion").version) == stack.registry.versions["good2"]
+    assert stack.client("stable").model().model_version == stack.registry.label("good2")

@@ -133,12 +133,16 @@ class HaproxyRouter:
     def _set_weight(self, server: Any, weight: int) -> None:
         if server.weight != weight:
             self.hook.set_weight(self.backend, server.name, weight)
-            self.commands.append(f"set weight {self.backend}/{server.name} {weight}")
+            self._sent(f"set weight {self.backend}/{server.name} {weight}")
 
     def _set_state(self, server: Any, state: str) -> None:
         if server.admin != state:
             self.hook.set_state(self.backend, server.name, state)
-            self.commands.append(f"set server {self.backend}/{server.name} state {state}")
+            self._sent(f"set server {self.backend}/{server.name} state {state}")
+
+    def _sent(self, command: str) -> None:
+        self.commands.append(command)
+        log.info("router command: %s", command)
 
     @property
     def weight_commands(self) -> list[str]:
