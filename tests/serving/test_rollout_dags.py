@@ -8,7 +8,10 @@ versions, and steady load from the test with no retries.
   requests always reach the canary; zero failed requests at the client and at the servers;
 * erring canary: rolled back at the first analysis (all traffic, premium included, back to stable; champion
   unchanged; the version tagged with the failing metric, value, threshold and step; the DAG run failed while
-  rollback succeeded).
+  rollback succeeded);
+* killed: the `airflow dags test` process SIGKILLed while step 40 is judged, the weight moved by hand, the
+  remaining tasks of the same DAG run rerun: they act on the weight they read, with exactly the commands the
+  remaining steps need.
 """
 
 from __future__ import annotations
