@@ -1,6 +1,6 @@
 """The analysis sensor's judgment on real metrics (``execute_complete`` after its window, as the triggerer
-resumes it): a slow canary (p99 over the threshold) fails the first analysis; a canary slower than stable
-but under lax thresholds is caught by the comparative judge while an identical one passes it; too few canary
+resumes it): a slow canary (p99 over the threshold) fails the first analysis; a canary about twice as slow
+as stable but under the thresholds is caught by the comparative judge while an identical one passes it; too few canary
 requests is "not enough data" (a retryable error, never a pass); Prometheus or the router unreachable is a
 transient error, never a pass."""
 
@@ -91,11 +91,17 @@ def test_slow_canary_fails_the_first_analysis_on_p99(serving_stack: ServingStack
 
 def test_comparative_judge_catches_a_slower_canary_under_the_thresholds_and_passes_an_identical_one(
         serving_stack: ServingStack) -> None:
-    lax = {"error_rate": 0.05, "latency_p99": 500.0}
-    end = window_under_load(serving_stack, "slow")
+    thresholds = {"error_rate": 0.05, "latency_p99": 40.0}  # the same gates that fail the slow canary
+    end = window_under_load(serving_stack, "slower")  # about twice stable's latency
+    ti = _TI(state(serving_stack, "slower"))
     with pytest.raises(AirflowFailException, match="worse than stable") as info:
-        complete(sensor(serving_stack, thresholds=lax, compare=True), state(serving_stack, "slow"), end)
+        sensor(serving_stack, thresholds=thresholds, compare=True).execute_complete(
+            {"ti": ti, "params": {}}, {"status": "elapsed", "window_end": end, "failures": 0})
     assert "breaks the limit" not in str(info.value)  # under every absolute threshold
+    checks = ti.pushed["rollout_verdict"]["verdict"]["checks"]
+    p50 = next(c for c in checks if c["metric"] == "latency_p50" and c["kind"] == "comparison")
+    assert p50["outcome"] == "fail" and p50["p_value"] < 0.05 and p50["canary_value"] > 1.5 * p50["stable_value"]
+    lax = thresholds
 
     end = window_under_load(serving_stack, "good")  # the same version in both slots: identical
     record, ti = complete(sensor(serving_stack, thresholds=lax, compare=True), state(serving_stack, "good"), end)
