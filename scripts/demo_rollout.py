@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +50,17 @@ def champion(tracking_uri: str) -> str | None:
         return str(MlflowClient(tracking_uri).get_model_version_by_alias("recsys", "champion").version)
     except Exception:
         return None
+
+
+def wait_up(haproxy: Haproxy, backend: str, server: str, timeout: float = 30.0) -> None:
+    """Until HAProxy's health check (GET /ready every second) has marked ``server`` up: traffic sent before
+    would find no server up and get 503 from HAProxy itself."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if haproxy.hook.servers(backend)[server].operational == "running":
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"HAProxy never marked {backend}/{server} up")
 
 
 def dags_test(date: str, log: Path) -> bool:
@@ -110,6 +122,7 @@ def main(date1: str, date2: str) -> int:
                 from airflow_aiinfra.serving.client import ModelServerClient
 
                 ModelServerClient(servers[0].url, timeout=120).load("models:/recsys@champion")
+                wait_up(haproxy, site.backend, site.servers[0].name)  # HAProxy's health check saw it serve
                 load = LoadGenerator(scoring, rate=60, bodies=bodies()).start()
             what = f"canary rollout of the new version under load (champion v{current})" if current else \
                 "first deploy (no champion yet)"
