@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench clean services
+.PHONY: setup demo demo-stop test lint bench clean services
 
 $(UV):
 	$(PY) -m venv .tools
@@ -31,6 +31,9 @@ setup: $(VENV)/.synced $(VENV)/.torch
 
 demo: setup
 	bash scripts/demo.sh
+
+demo-stop:  # the serving processes make demo leaves running (model servers, HAProxy, Prometheus)
+	@f=.demo/serving/pids; [ -f $$f ] && for p in $$(cat $$f); do kill -- -$$p 2>/dev/null || true; done; rm -f $$f
 
 test: setup
 	bash scripts/test.sh $(PYTEST_ARGS)

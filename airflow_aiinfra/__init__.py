@@ -20,7 +20,7 @@ def get_provider_info() -> dict:
         "package-name": "airflow-aiinfra",
         "name": "AI Infra",
         "description": "DAG factory and operators for ML platforms: Kubernetes training stages, "
-        "distributed training jobs and Spark stages, Great Expectations gates, MLflow tracking and registration, Feast features.",
+        "distributed training jobs and Spark stages, Great Expectations gates, MLflow tracking and registration, Feast features, canary rollouts (HAProxy, KServe, Istio).",
         "versions": [__version__],
         "integrations": [
             {"integration-name": "AI Infra", "external-doc-url": "https://airflow-aiinfra.dev/", "tags": ["software"]},
@@ -43,6 +43,7 @@ def get_provider_info() -> dict:
                 "airflow_aiinfra.operators.monitoring",
                 "airflow_aiinfra.operators.drift",
                 "airflow_aiinfra.operators.inference_table",
+                "airflow_aiinfra.operators.rollout",
             ]},
         ],
         "hooks": [
@@ -56,15 +57,23 @@ def get_provider_info() -> dict:
             ]},
         ],
         "sensors": [
-            {"integration-name": "AI Infra", "python-modules": ["airflow_aiinfra.sensors.dag_run"]},
+            {"integration-name": "AI Infra", "python-modules": [
+                "airflow_aiinfra.sensors.dag_run",
+                "airflow_aiinfra.sensors.rollout",
+            ]},
         ],
         "triggers": [
-            {"integration-name": "AI Infra", "python-modules": ["airflow_aiinfra.triggers.training_job"]},
+            {"integration-name": "AI Infra", "python-modules": [
+                "airflow_aiinfra.triggers.training_job",
+                "airflow_aiinfra.triggers.rollout",
+            ]},
         ],
         "extra-links": [
             "airflow_aiinfra.operators.pipeline_run.MlflowRunLink",
             "airflow_aiinfra.operators.data_quality.DataDocsLink",
             "airflow_aiinfra.operators.monitoring.MonitoringReportLink",
+            "airflow_aiinfra.operators.rollout.RolloutChartLink",
+            "airflow_aiinfra.operators.rollout.PrometheusGraphLink",
         ],
         "plugins": [{"name": "aiinfra", "plugin-class": "airflow_aiinfra.plugins.AiinfraPlugin"}],
         "config": {"aiinfra": {"description": "airflow-aiinfra DAG factory settings.", "options": OPTIONS}},

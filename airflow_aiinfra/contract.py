@@ -36,6 +36,11 @@ class TaskKind(StrEnum):
     RETRAIN_REQUEST = "retrain_request"
     WAIT_DAG_RUN = "wait_dag_run"
     INFERENCE_PUBLISH = "inference_publish"
+    ROLLOUT_DEPLOY = "rollout_deploy"
+    ROLLOUT_ANALYZE = "rollout_analyze"
+    ROLLOUT_SHIFT = "rollout_shift"
+    ROLLOUT_PROMOTE = "rollout_promote"
+    ROLLOUT_ROLLBACK = "rollout_rollback"
 
 
 # --- task groups and ids shared by several modules ---------------------------------------------------------
@@ -74,6 +79,18 @@ def asset_uri(spec_name: str, what: str) -> str:
 # Keys of a retrain asset event's extra: the window the triggered pipeline run processes.
 EVENT_WINDOW_START = "data_interval_start"
 EVENT_WINDOW_END = "data_interval_end"
+ROLLOUT_GROUP = "rollout"
+ROLLOUT_DEPLOY = f"{ROLLOUT_GROUP}.deploy_canary"
+ROLLOUT_PROMOTE = f"{ROLLOUT_GROUP}.promote"
+ROLLOUT_ROLLBACK = f"{ROLLOUT_GROUP}.rollback"
+
+
+def analyze_task_id(weight: int) -> str:
+    return f"{ROLLOUT_GROUP}.analyze_{weight}"
+
+
+def shift_task_id(weight: int) -> str:
+    return f"{ROLLOUT_GROUP}.shift_{weight}"
 
 
 def stage_task_id(stage: str) -> str:
@@ -87,6 +104,11 @@ def gate_task_id(gate: str) -> str:
 # --- XCom keys -------------------------------------------------------------------------------------------
 XCOM_MLFLOW_RUN = "mlflow_run"  # pushed by mlflow.start_run: {run_id, experiment_id, tracking_uri, conn_id, run_url}
 XCOM_TRACKING_URI = "tracking_uri"  # pushed by mlflow.start_run: what stages' MLFLOW_TRACKING_URI renders to
+XCOM_ROLLOUT = "rollout"  # pushed by rollout.deploy_canary: {new_version, new_uri, new_label, champion, initial}
+XCOM_VERDICT = "rollout_verdict"  # pushed by every rollout.analyze_*: {step, weight, verdict (Verdict.to_dict())}
+XCOM_PROMETHEUS_GRAPH = "prometheus_graph"  # pushed by rollout.analyze_*: Prometheus graph URL of its queries
+# The DAG param that promotes now: analyses and shifts let traffic be, rollout.promote promotes.
+PROMOTE_NOW_PARAM = "rollout_promote_now"
 XCOM_STAGE_OUTCOME = "stage_outcome"  # pushed by every stage: {state, seconds, try_number}; read by mlflow.end_run
 
 # Templates stages get when the spec has an experiment (rendered on the worker from mlflow.start_run's XCom).
@@ -461,6 +483,61 @@ class WaitDagRunPayload(Payload):
     poke_seconds: int = 60
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RolloutPayload(Payload):
+    """What every rollout task shares: the registry model, and the router as ``router_for(router_type,
+    router)`` builds it (the spec's router block without ``type``, plus ``stable_server``/``canary_server``
+    for haproxy and ``header_conditions`` for istio)."""
+
+    registered_model: str
+    router_type: str
+    router: dict[str, Any] = dataclasses.field(default_factory=dict)
+    target: str  # "haproxy:model_serving": names the serving target in logs and tags
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RolloutDeployPayload(RolloutPayload):
+    weight: int  # the first step's canary weight
+
+
+class CustomCheckDef(TypedDict):
+    name: str
+    query: str  # PromQL with {version}
+    max: float | None
+    min: float | None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RolloutAnalyzePayload(RolloutPayload):
+    weight: int
+    step: int  # 1-based index of the step (MLflow metric step)
+    window_seconds: float
+    scrape_interval_seconds: float = 15.0
+    prometheus_conn_id: str = "prometheus_default"
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
+    comparison_confidence: float | None = None  # None: no comparative judge
+    comparison_metrics: list[str] = dataclasses.field(default_factory=list)
+    checks: list[CustomCheckDef] = dataclasses.field(default_factory=list)
+    min_requests: int = 100
+    max_failed_checks: int = 1
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RolloutShiftPayload(RolloutPayload):
+    weight: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RolloutPromotePayload(RolloutPayload):
+    hold_weight: int | None = None  # an A/B split held at this weight: no promotion unless promoted now
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)  # drawn on the chart
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RolloutRollbackPayload(RolloutPayload):
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)  # drawn on the chart
+
+
 PAYLOAD_TYPES: dict[TaskKind, type[Payload]] = {
     TaskKind.STAGE: StagePayload,
     TaskKind.DQ_GATE: GatePayload,
@@ -479,4 +556,9 @@ PAYLOAD_TYPES: dict[TaskKind, type[Payload]] = {
     TaskKind.RETRAIN_REQUEST: RetrainRequestPayload,
     TaskKind.WAIT_DAG_RUN: WaitDagRunPayload,
     TaskKind.INFERENCE_PUBLISH: InferencePublishPayload,
+    TaskKind.ROLLOUT_DEPLOY: RolloutDeployPayload,
+    TaskKind.ROLLOUT_ANALYZE: RolloutAnalyzePayload,
+    TaskKind.ROLLOUT_SHIFT: RolloutShiftPayload,
+    TaskKind.ROLLOUT_PROMOTE: RolloutPromotePayload,
+    TaskKind.ROLLOUT_ROLLBACK: RolloutRollbackPayload,
 }

@@ -11,6 +11,9 @@ Measures (see benchmarks/SERVING.md for the method and the results):
 4. the reference: the same sweep against a trivial FastAPI app (benchmarks/trivial_app.py) behind the
    same HAProxy config.
 
+With ``--rollout-only``: 1, then the sustained run while the product's own ``HaproxyRouter`` (what the
+rollout tasks call) deploys recsys/2 to the canary slot at 20 %, shifts it to 50 and 100 % and promotes it.
+
     .venv/bin/python benchmarks/serving.py [--rate 850] [--duration 60] [--out /tmp/serving-bench.json]
 
 Needs haproxy and wrk (scripts/install_serving_tools.sh). Takes about 4 minutes and both cores.
@@ -198,7 +201,32 @@ def sweep(url: str, script: Path, connections: list[int], seconds: float, thread
     return rows
 
 
-def sustained(stack: dict, script: Path, rate: float, seconds: float, connections: int) -> dict:
+def product_rollout(stack: dict, t0: float, seconds: float, events: list[tuple[float, str]]) -> None:
+    """The product's own rollout (``rollout/routers/haproxy.py``, what the rollout tasks call): deploy recsys/2
+    to the canary slot (drained, hot-loaded through the admin API) at 20 %, shift to 50 and 100 %, promote
+    (the stable slot hot-loads recsys/2, all traffic back to it); each router call timed."""
+    from airflow_aiinfra.rollout.routers.haproxy import HaproxyRouter
+
+    registry = stack["registry"]
+    new = registry.label("good2")
+    steps = [("deploy_canary 20 %", lambda r: r.deploy_canary(registry.uri("good2"), new, 20)),
+             ("shift 50 %", lambda r: r.set_canary_weight(50)),
+             ("shift 100 %", lambda r: r.set_canary_weight(100)),
+             ("promote", lambda r: r.promote(registry.uri("good2"), new))]
+    step_s = seconds / (len(steps) + 1)
+    for i, (what, call) in enumerate(steps, start=1):
+        time.sleep(max(0.0, t0 + i * step_s - time.monotonic()))
+        router = HaproxyRouter(backend=BACKEND, runtime_api=stack["runtime_api"], admin_token="")
+        started = time.monotonic()
+        split = call(router)
+        took = (time.monotonic() - started) * 1000
+        events.append((round(started - t0, 1), f"{what}: {took:.1f} ms, {len(router.weight_commands)} set weight, "
+                       f"canary {split.canary.weight} % ({split.canary.model_version}), stable "
+                       f"{split.stable.weight} % ({split.stable.model_version})"))
+
+
+def sustained(stack: dict, script: Path, rate: float, seconds: float, connections: int,
+              via_router: bool = False) -> dict:
     """wrk paced to ``rate`` while a rollout runs; returns wrk's numbers, events, failures and CPU."""
     hook: HaproxyHook = stack["hook"]
     # calibrate the per-connection think time: rate = connections / (latency + delay)
@@ -223,7 +251,9 @@ def sustained(stack: dict, script: Path, rate: float, seconds: float, connection
     thread.start()
     started.wait()
     t0 = time.monotonic()
-    plan = [(20, None), (5, None), (25, None), (50, "good"), (100, None), (50, "good2"), (20, None)]
+    if via_router:
+        product_rollout(stack, t0, seconds, events)
+    plan = [] if via_router else [(20, None), (5, None), (25, None), (50, "good"), (100, None), (50, "good2"), (20, None)]
     step_s = seconds / (len(plan) + 1)
     for i, (canary_weight, load_variant) in enumerate(plan, start=1):
         time.sleep(max(0.0, t0 + i * step_s - time.monotonic()))
@@ -256,6 +286,17 @@ def sustained(stack: dict, script: Path, rate: float, seconds: float, connection
     return result
 
 
+def report(run: dict) -> None:
+    print(f"  {run['rate']:.0f} req/s for {run['duration_us'] / 1e6:.0f} s, {run['requests']} requests, "
+          f"wrk errors {run['errors']}, server non-2xx {run['server_non2xx']}, HAProxy errors "
+          f"{run['haproxy_errors']}; p50 {run['p50_us'] / 1000:.1f} ms, p99 {run['p99_us'] / 1000:.1f} ms, "
+          f"p99.9 {run['p999_us'] / 1000:.1f} ms, max {run['max_us'] / 1000:.1f} ms; CPU % {run['cpu_percent']}; "
+          f"CPU ms per request {run['cpu_ms_per_request']}",
+          flush=True)
+    for t, event in run["events"]:
+        print(f"    t={t:5.1f}s {event}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=850)
@@ -265,6 +306,8 @@ def main() -> None:
     parser.add_argument("--sweep-seconds", type=float, default=10)
     parser.add_argument("--work", type=Path, default=None, help="work directory (default: a temporary one)")
     parser.add_argument("--out", type=Path, default=None, help="write all numbers as JSON here")
+    parser.add_argument("--rollout-only", action="store_true",
+                        help="only the sustained run, through the product's HaproxyRouter (deploy, steps, promote)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="serving-bench-"))
     script = work / "bench.lua"
@@ -286,12 +329,29 @@ def main() -> None:
         haproxy = Haproxy(work / "haproxy", site, binary("haproxy")).start()
         processes.append(haproxy)
         url = haproxy.url + "/invocations"
-        stack = {"url": url, "hook": haproxy.hook, "stable": servers["stable"], "canary": servers["canary"],
+        stack = {"url": url, "hook": haproxy.hook, "runtime_api": site.runtime_api, "stable": servers["stable"], "canary": servers["canary"],
                  "haproxy": haproxy, "exporter": f"http://{site.exporter_bind}/metrics", "registry": registry,
                  "client": ModelServerClient(servers["canary"].url, timeout=60)}
         print("== warm-up", flush=True)
         wrk(url, connections=8, seconds=5, script=script)
 
+        if args.rollout_only:
+            print("== time from set weight to the router applying it (idle, sequential probes)", flush=True)
+            names = {"stable": registry.label("good"), "canary": registry.label("good2")}
+            results["weight_apply"] = weight_apply_times(haproxy.hook, haproxy.url, names)
+            print(f"  {results['weight_apply']}", flush=True)
+            stack["client"].load(registry.uri("good"))  # the canary slot on the old version, out of traffic
+            haproxy.hook.set_weight(BACKEND, "stable", 100)
+            haproxy.hook.set_weight(BACKEND, "canary", 0)
+            haproxy.hook.maint(BACKEND, "canary")
+            print(f"== sustained {args.duration:.0f} s at {args.rate:.0f} req/s through the product's rollout",
+                  flush=True)
+            results["sustained"] = run = sustained(stack, script, args.rate, args.duration, args.connections,
+                                                   via_router=True)
+            report(run)
+            if args.out:
+                args.out.write_text(json.dumps(results, indent=2, default=str))
+            return
         print("== time from set weight to the router applying it (idle, sequential probes)", flush=True)
         names = {"stable": registry.label("good"), "canary": registry.label("good2")}
         results["weight_apply"] = weight_apply_times(haproxy.hook, haproxy.url, names)
@@ -308,14 +368,7 @@ def main() -> None:
 
         print(f"== sustained {args.duration:.0f} s at {args.rate:.0f} req/s during a rollout", flush=True)
         results["sustained"] = run = sustained(stack, script, args.rate, args.duration, args.connections)
-        print(f"  {run['rate']:.0f} req/s for {run['duration_us'] / 1e6:.0f} s, {run['requests']} requests, "
-              f"wrk errors {run['errors']}, server non-2xx {run['server_non2xx']}, HAProxy errors "
-              f"{run['haproxy_errors']}; p50 {run['p50_us'] / 1000:.1f} ms, p99 {run['p99_us'] / 1000:.1f} ms, "
-              f"p99.9 {run['p999_us'] / 1000:.1f} ms, max {run['max_us'] / 1000:.1f} ms; CPU % {run['cpu_percent']}; "
-              f"CPU ms per request {run['cpu_ms_per_request']}",
-              flush=True)
-        for t, event in run["events"]:
-            print(f"    t={t:5.1f}s {event}")
+        report(run)
 
         print("== reference: trivial FastAPI apps behind the same HAProxy config", flush=True)
         trivial = [TrivialServer(work / f"trivial-{n}", n).start() for n in ("stable", "canary")]

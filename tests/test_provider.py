@@ -60,3 +60,11 @@ def test_airflow_sees_the_config_section_and_defaults(tmp_path: Path) -> None:
     env = {"AIRFLOW_HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["kubernetes", "1000"]
+
+
+def test_the_rollout_is_in_the_provider_info() -> None:
+    info = airflow_aiinfra.get_provider_info()
+    assert {"airflow_aiinfra.operators.rollout.RolloutChartLink",
+            "airflow_aiinfra.operators.rollout.PrometheusGraphLink"} <= set(info["extra-links"])
+    assert "airflow_aiinfra.triggers.rollout" in {m for g in info["triggers"] for m in g["python-modules"]}
+    assert "airflow_aiinfra.sensors.rollout" in {m for g in info["sensors"] for m in g["python-modules"]}

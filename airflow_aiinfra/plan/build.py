@@ -13,8 +13,15 @@ from airflow_aiinfra.plan.experiment import plan_experiment
 from airflow_aiinfra.plan.features import plan_feature_tasks, plan_materialize_dag
 from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import DagPlan
-from airflow_aiinfra.plan.monitoring import pipeline_assets, plan_inference_dag, plan_monitor_dag
+from airflow_aiinfra.plan.monitoring import (
+    INFERENCE,
+    MONITOR,
+    pipeline_assets,
+    plan_inference_dag,
+    plan_monitor_dag,
+)
 from airflow_aiinfra.plan.quality import plan_quality
+from airflow_aiinfra.plan.rollout import plan_rollout
 from airflow_aiinfra.plan.training import plan_training
 
 if TYPE_CHECKING:  # type hints only: spec models are built when a spec needs them (spec/model/root.py)
@@ -24,14 +31,15 @@ SectionPlanner = Callable[[PlanContext, PlanGraph], None]
 DagPlanner = Callable[[PlanContext], "DagPlan | None"]
 
 # Order matters: later planners place their tasks relative to the ones already planned.
-# training first (stages), then what is placed around stages, then the MLflow run around everything; last,
-# distributed/Spark stages are rendered into their jobs from the pods the others have finished.
+# training first (stages), then what is placed around stages, then the MLflow run around everything,
+# then the rollout after registration; last, distributed/Spark stages are rendered into their jobs from the
+# pods the others have finished.
 SECTION_PLANNERS: list[SectionPlanner] = [plan_training, plan_feature_tasks, plan_quality, plan_experiment,
-                                          plan_distributed]
+                                          plan_rollout, plan_distributed]
 DAG_PLANNERS: list[DagPlanner] = [plan_materialize_dag, plan_inference_dag, plan_monitor_dag]
 PIPELINE_SECTIONS = ("training_pipeline", "data_quality", "experiment", "model_serving")
 # DAGs of their own, by the top-level section that asks for them (plan_materialize_dag's suffix)
-OWN_DAG_SECTIONS = {"feature_store": "materialize"}
+OWN_DAG_SECTIONS = {"feature_store": "materialize", "batch_inference": INFERENCE, "drift": MONITOR}
 
 
 def dag_ids_of(name: str, sections: set[str]) -> list[str]:

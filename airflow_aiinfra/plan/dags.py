@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from airflow_aiinfra.contract import PROMOTE_NOW_PARAM, ROLLOUT_PROMOTE
 from airflow_aiinfra.plan.context import PlanContext
 from airflow_aiinfra.plan.graph import PlanGraph
 from airflow_aiinfra.plan.model import DagPlan, Schedule
@@ -22,6 +25,14 @@ def schedule_of(value: str | None, assets: tuple[str, ...] = ()) -> Schedule:
     if value == "@continuous":
         return Schedule("continuous")
     return Schedule("cron", CRON_PRESETS.get(value, value), assets=assets)
+
+
+def _rollout_params(graph: PlanGraph) -> dict[str, dict[str, Any]]:
+    """The manual control of a rollout: trigger with it set to promote now (analyses and shifts let be)."""
+    if ROLLOUT_PROMOTE not in graph.tasks:
+        return {}
+    return {PROMOTE_NOW_PARAM: {"default": False, "type": "boolean",
+                                "description": "Promote the canary now: no more analysis or weight steps."}}
 
 
 def dag_plan(
@@ -49,7 +60,7 @@ def dag_plan(
         max_active_runs=spec.max_active_runs,
         owner=spec.owner,
         tags=("aiinfra", *spec.tags, *extra_tags),
-        params={k: v.model_dump(exclude_none=True) for k, v in spec.params.items()},
+        params={**{k: v.model_dump(exclude_none=True) for k, v in spec.params.items()}, **_rollout_params(graph)},
         doc_md=f"**Spec** `{ctx.loaded.file}`\n\n```yaml\n{ctx.loaded.text}\n```\n",
         tasks=graph.freeze(),
         notify=spec.notify.model_dump() if spec.notify else None,

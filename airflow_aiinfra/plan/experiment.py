@@ -4,8 +4,8 @@ Group ``mlflow``:
 - ``mlflow.start_run`` before every root task: creates (or resumes) this DAG run's MLflow run and returns its id;
 - every pod gets ``MLFLOW_TRACKING_URI``, ``MLFLOW_EXPERIMENT_NAME``, ``MLFLOW_RUN_ID`` (templated from the start
   task's XCom) and, when named, the credentials Secret (envFrom), so stage code logs with plain ``mlflow`` calls;
-- ``mlflow.register_model`` after ``model_stage`` (metric gates first); the model stage's downstream waits for it,
-  so a failed gate stops the pipeline;
+- ``mlflow.register_model`` after ``model_stage`` and every task downstream of it (metric gates first), so the
+  alias ``challenger`` never names a model whose evaluation stages did not all succeed; the rollout follows it;
 - ``mlflow.end_run`` after every leaf: a teardown (all_done) that sets FINISHED or FAILED. Teardowns do not count
   for the DAG run's state, so a failed pipeline stays failed.
 """
@@ -96,6 +96,19 @@ def _task(ctx: PlanContext, task_id: str, kind: TaskKind, payload: Payload, doc:
     return ctx.task(task_id, kind, payload, execution_timeout=None, doc=doc, **kw)
 
 
+def _descendants(graph: PlanGraph, task_id: str) -> list[str]:
+    """Every task downstream of ``task_id`` (in plan order)."""
+    found: set[str] = {task_id}
+    changed = True
+    while changed:
+        changed = False
+        for t in graph.tasks.values():
+            if t.task_id not in found and found.intersection(t.upstream):
+                found.add(t.task_id)
+                changed = True
+    return [t for t in graph.tasks if t in found and t != task_id]
+
+
 def plan_experiment(ctx: PlanContext, graph: PlanGraph) -> None:
     spec = ctx.spec
     ex = spec.experiment
@@ -134,7 +147,7 @@ def plan_experiment(ctx: PlanContext, graph: PlanGraph) -> None:
 
     if ex.registered_model and ex.model_stage:
         producer = stage_task_id(ex.model_stage)
-        after_producer = [t.task_id for t in graph.tasks.values() if producer in t.upstream]
+        downstream = _descendants(graph, producer)
         graph.add(_task(
             ctx, MLFLOW_REGISTER_MODEL, TaskKind.MLFLOW_REGISTER_MODEL,
             MlflowRegisterModelPayload(
@@ -148,10 +161,8 @@ def plan_experiment(ctx: PlanContext, graph: PlanGraph) -> None:
             ),
             f"Checks the metric gates, then registers the model logged by stage {ex.model_stage!r} as a new "
             f"version of {ex.registered_model!r} with alias {ex.alias!r} (idempotent per run).",
-            upstream=(producer,),
+            upstream=(producer, *downstream),
         ))
-        for task_id in after_producer:
-            graph.add_edge(MLFLOW_REGISTER_MODEL, task_id)
 
     leaves = [t.task_id for t in graph.leaves()]
     graph.add(_task(

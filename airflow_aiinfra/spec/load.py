@@ -88,6 +88,8 @@ def _clean_loc(data: Any, loc: tuple) -> Path:
     out: list[str | int] = []
     node = data
     for seg in loc:
+        if isinstance(node, dict) and isinstance(seg, str) and seg not in node and node.get("type") == seg:
+            continue  # the tag of a tagged union (rollout.router's type): not a key of the data
         if isinstance(node, dict) and isinstance(seg, str) and seg in node:
             node = node[seg]
         elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
@@ -102,6 +104,17 @@ def _clean_loc(data: Any, loc: tuple) -> Path:
     return tuple(out)
 
 
+def _data_at(data: Any, path: Path) -> Any:
+    for seg in path:
+        if isinstance(data, dict) and seg in data:
+            data = data[seg]
+        elif isinstance(data, list) and isinstance(seg, int) and seg < len(data):
+            data = data[seg]
+        else:
+            return None
+    return data
+
+
 def _candidates(tp: Any) -> list[Any]:
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
@@ -111,7 +124,26 @@ def _candidates(tp: Any) -> list[Any]:
     return [tp]
 
 
-def _model_at(path: Path) -> type[BaseModel] | None:
+def _models_at(path: Path) -> list[type[BaseModel]]:
+    """Every spec model class ``path`` may hold (several for a union such as rollout.router's types)."""
+    found: list[type[BaseModel]] = []
+    model = _model_at(path, found)
+    return found or ([model] if model else [])
+
+
+def _tagged(models: list[type[BaseModel]], data: Any) -> tuple[type[BaseModel] | None, str]:
+    """(the model the data's ``type`` picks, the hint for a key of another type); for tagged unions."""
+    def tag(m: type[BaseModel]) -> Any:
+        field = m.model_fields.get("type")
+        args = typing.get_args(field.annotation) if field is not None else ()
+        return args[0] if len(args) == 1 else None
+
+    wanted = data.get("type", tag(models[0])) if isinstance(data, dict) else None
+    picked = next((m for m in models if tag(m) == wanted), None)
+    return picked, str(wanted)
+
+
+def _model_at(path: Path, every: list[type[BaseModel]] | None = None) -> type[BaseModel] | None:
     """The spec model class found at ``path`` (to list its keys for 'did you mean')."""
     if not path:
         return Spec
@@ -133,11 +165,10 @@ def _model_at(path: Path) -> type[BaseModel] | None:
                 elif origin is dict and isinstance(seg, str):
                     nxt.append(typing.get_args(cand)[1])
         current = nxt
-    for tp in current:
-        for cand in _candidates(tp):
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                return cand
-    return None
+    models = [c for tp in current for c in _candidates(tp) if isinstance(c, type) and issubclass(c, BaseModel)]
+    if every is not None:
+        every.extend(models)
+    return models[0] if models else None
 
 
 def _pydantic_issue(doc: LoadedYaml, err: dict[str, Any]) -> SpecIssue:
@@ -146,9 +177,18 @@ def _pydantic_issue(doc: LoadedYaml, err: dict[str, Any]) -> SpecIssue:
     value = err.get("input")
     if kind == "extra_forbidden":
         key = str(path[-1])
-        model = _model_at(path[:-1])
+        models = _models_at(path[:-1])
+        model = models[0] if models else None
+        hint = ""
+        if len(models) > 1:  # a tagged union: the data's type picks the model; name the type a key belongs to
+            picked, wanted = _tagged(models, _data_at(doc.data, path[:-1]))
+            model = picked or model
+            owners = [m for m in models if m is not model and key in m.model_fields]
+            if owners:
+                other = _tagged([owners[0]], {})[1]
+                hint = f": {key!r} is a key of type {other!r}, not {wanted!r}; set type: {other} or drop it"
         fields = list(model.model_fields) if model else []
-        hint = did_you_mean_key(key, fields)
+        hint = hint or did_you_mean_key(key, fields)
         message = f"unknown key {key!r}{hint}"
         line, col, _ = doc.locate(path, at_key=True)
     elif kind == "missing":

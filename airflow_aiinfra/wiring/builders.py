@@ -125,6 +125,11 @@ def _monitoring(name: str) -> Callable[[], type]:
         from airflow_aiinfra.operators import monitoring
 
         return getattr(monitoring, name)
+def _rollout(name: str) -> Callable[[], type]:
+    def load() -> type:
+        from airflow_aiinfra.operators import rollout
+
+        return getattr(rollout, name)
 
     return load
 
@@ -148,6 +153,10 @@ def _wait_dag_run() -> type:
     from airflow_aiinfra.sensors.dag_run import WaitDagRunSensor
 
     return WaitDagRunSensor
+def _analysis() -> type:
+    from airflow_aiinfra.sensors.rollout import RolloutAnalysisSensor
+
+    return RolloutAnalysisSensor
 
 
 BUILDERS: dict[TaskKind, Builder] = {
@@ -168,6 +177,11 @@ BUILDERS: dict[TaskKind, Builder] = {
     TaskKind.RETRAIN_REQUEST: Builder(_monitoring("RetrainRequestOperator")),
     TaskKind.WAIT_DAG_RUN: Builder(_wait_dag_run),
     TaskKind.INFERENCE_PUBLISH: Builder(_publish),
+    TaskKind.ROLLOUT_DEPLOY: Builder(_rollout("RolloutDeployOperator")),
+    TaskKind.ROLLOUT_ANALYZE: Builder(_analysis),
+    TaskKind.ROLLOUT_SHIFT: Builder(_rollout("RolloutShiftOperator")),
+    TaskKind.ROLLOUT_PROMOTE: Builder(_rollout("RolloutPromoteOperator")),
+    TaskKind.ROLLOUT_ROLLBACK: Builder(_rollout("RolloutRollbackOperator")),
 }
 
 

@@ -1,4 +1,8 @@
-"""``aiinfra pools``: create or update the Airflow pools GPU stages draw from.
+"""``aiinfra pools``: create or update the Airflow pools GPU stages and rollouts draw from.
+
+Rollout pools (``aiinfra_rollout__<target>``, see ``plan/rollout.py``) get one slot and count deferred
+tasks, so a rollout waiting out an analysis window keeps its serving target: a second rollout of the same
+target waits until the first one's task is done.
 
 Parse time never touches the metadata DB, so pools are an explicit admin step. A stage
 asking for more slots than its pool holds would stay queued forever: it is reported here.
@@ -9,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from airflow_aiinfra.plan.rollout import POOL_PREFIX as ROLLOUT_POOL_PREFIX
 
 
 @dataclass
@@ -60,8 +66,13 @@ def sync_pools(paths: Sequence[str], *, dry_run: bool = False) -> int:
     for need in needs.values():
         existing = None if dry_run else Pool.get_pool(need.name)
         slots = need.declared or (existing.slots if existing else None) or need.largest
-        if not dry_run and (need.declared or existing is None):
-            Pool.create_or_update_pool(need.name, slots, "GPUs for aiinfra stages (aiinfra pools)", False)
+        rollout = need.name.startswith(ROLLOUT_POOL_PREFIX)
+        if rollout:
+            slots = 1
+        if not dry_run and (need.declared or existing is None or rollout):
+            description = ("one canary rollout of this serving target at a time (aiinfra pools)" if rollout
+                           else "GPUs for aiinfra stages (aiinfra pools)")
+            Pool.create_or_update_pool(need.name, slots, description, rollout)
         verb = "would set" if dry_run else "set"
         print(f"pool {need.name}: {verb} {slots} slots; largest task needs {need.largest}")
         if need.largest > slots:

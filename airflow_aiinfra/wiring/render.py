@@ -1,7 +1,8 @@
 """``aiinfra render SPEC``: each DAG's tasks and dependencies, every pod as Kubernetes YAML, built by the
 provider's own ``build_pod_request_obj(dry_run=True)``, and every TrainJob, PyTorchJob and SparkApplication
-as the plan renders it (kube.jobs / kube.spark), and for a KServe or Istio rollout router the objects it
-creates and every patch body it sends (serving.mesh_routes): no cluster, no kube config."""
+as the plan renders it (kube.jobs / kube.spark); for a spec serving through HAProxy its haproxy.cfg and
+Prometheus config (wiring/serving_render.py), and for a KServe or Istio rollout router the objects it creates
+and every patch body it sends (serving.mesh_routes): no cluster, no kube config."""
 
 from __future__ import annotations
 
@@ -87,5 +88,9 @@ def render_spec(path: str) -> str:
         for task_id, obj in custom_objects_of(plan).items():
             chunks.append(f"# {obj['kind']} of {plan.dag_id}.{task_id} (metadata.name is set per DAG run: the "
                           f"same for every try)\n" + yaml.safe_dump(obj, sort_keys=False))
+    if loaded.spec.model_serving is not None:
+        from airflow_aiinfra.wiring.serving_render import render_serving
+
+        chunks.extend(render_serving(loaded.spec))
     chunks += router_objects_of(loaded.spec.model_serving)
     return "\n---\n".join(chunks) + "\n"

@@ -53,12 +53,12 @@ def test_run_wraps_the_pipeline() -> None:
     assert START in plan.task("training.prepare").upstream and START in plan.task("training.fetch").upstream
     assert START not in plan.task("training.train").upstream
     register = plan.task(REGISTER)
-    assert register.upstream == ("training.train",)
+    # registration follows validation: after the model stage and every stage downstream of it
+    assert register.upstream == ("training.train", "training.validate", "training.report")
     assert register.payload.metric_gates == [{"metric": "accuracy", "op": ">", "threshold": 0.9}]
-    # a failed gate stops what comes after the model stage
-    assert REGISTER in plan.task("training.validate").upstream and REGISTER in plan.task("training.report").upstream
+    assert REGISTER not in plan.task("training.validate").upstream
     end = plan.task(END)
-    assert set(end.upstream) == {"training.validate", "training.report"}
+    assert set(end.upstream) == {REGISTER}
     assert (end.trigger_rule, end.teardown, end.group) == ("all_done", True, "mlflow")
     assert {t.task_id for t in plan.tasks if t.group == "mlflow"} == {START, REGISTER, END}
     assert all(t.retries == 3 and t.retry_delay.total_seconds() == 5 for t in plan.tasks if t.group == "mlflow")

@@ -9,6 +9,8 @@ good       recsys/1    logistic regression (alias ``champion``)
 good2      recsys/2    another logistic regression: a healthy new version
 erring     recsys/3    the good model, raising for ``error_share`` of requests
 slow       recsys/4    the good model after sleeping ``delay_s``
+slower     recsys/5    the good model after sleeping ``SLOWER_DELAY_S``: about twice stable's latency,
+                       under the tests' absolute thresholds (for the comparative judge)
 =========  ==========  =========================================================
 
 ``python -m tests.support.models DIR`` builds one for the demo or a benchmark.
@@ -27,6 +29,7 @@ COLUMNS = ["a", "b", "c", "d"]
 VARIANT_MODEL = Path(__file__).with_name("variant_model.py")
 ERROR_SHARE = 0.3
 SLOW_DELAY_S = 0.06
+SLOWER_DELAY_S = 0.008
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ def build_registry(root: Path) -> Registry:
         versions[variant] = str(info.registered_model_version)
     if not base_dir.exists():
         mlflow.sklearn.save_model(LogisticRegression(C=1.0).fit(x, y), str(base_dir), pip_requirements=["scikit-learn"])
-    for variant, config in (("erring", {"error_share": ERROR_SHARE}), ("slow", {"delay_s": SLOW_DELAY_S})):
+    for variant, config in (("erring", {"error_share": ERROR_SHARE}), ("slow", {"delay_s": SLOW_DELAY_S}),
+                            ("slower", {"delay_s": SLOWER_DELAY_S})):
         with mlflow.start_run(experiment_id=exp_id):
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=str(VARIANT_MODEL), model_config=config, artifacts={"base": str(base_dir)},

@@ -71,3 +71,16 @@ def test_a_distributed_job_takes_nodes_times_gpus_slots(tmp_path: Path, nodes: i
         load_spec(path)
     else:
         assert needs == {} and "asks for 10 GPUs (5 nodes × 2 GPUs)" in errors[0]
+
+
+def test_a_rollout_gets_a_one_slot_pool_per_serving_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from airflow_aiinfra.wiring.pools import sync_pools
+
+    path = tmp_path / "recsys.yaml"
+    path.write_text(Path(__file__).resolve().parents[2].joinpath("specs", "recsys.yaml").read_text())
+    needs, errors = pool_needs([str(path)])
+    assert not errors
+    pool = needs["aiinfra_rollout__haproxy_aiinfra_router.model_serving"]
+    assert pool.largest == 1 and any("rollout.analyze_20" in u for u in pool.users)
+    assert sync_pools([str(path)], dry_run=True) == 0
+    assert "pool aiinfra_rollout__haproxy_aiinfra_router.model_serving: would set 1 slots" in capsys.readouterr().out

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from airflow_aiinfra.spec.checks.common import Issue
 from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.options import SpecOptions
-from airflow_aiinfra.spec.routing import parse_condition
+from airflow_aiinfra.spec.routing import Node, parse_condition
 from airflow_aiinfra.spec.suggest import did_you_mean
 from airflow_aiinfra.spec.types import shown
 
@@ -37,3 +38,77 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
             yield ("model_serving", "routing_rules", i, "condition"), (
                 "the 'default' rule matches everything, so the rules after it never apply; move it last"
             )
+    yield from _rollout_issues(spec)
+    yield from _routing_issues(spec)
+
+
+SAFE_LITERAL = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _literals(node: Node) -> Iterator[object]:
+    if node[0] == "lit":
+        yield node[1]
+    for child in node[1:]:
+        if isinstance(child, tuple):
+            yield from _literals(child)
+        elif isinstance(child, list):
+            for item in child:
+                if isinstance(item, tuple):
+                    yield from _literals(item)
+
+
+def _router_refuses(router: str, condition: str) -> str | None:
+    """Why ``router`` cannot apply the rule, or None: each router's own translator decides (one rule each)."""
+    from airflow_aiinfra.errors import RouterExpressionError
+    from airflow_aiinfra.serving.haproxy_config import acl_condition
+    from airflow_aiinfra.serving.mesh_routes import istio_expressible, kserve_expressible
+
+    if router == "kserve":
+        return kserve_expressible(condition)
+    if router == "istio":
+        return istio_expressible(condition)
+    try:
+        acl_condition(condition)
+    except RouterExpressionError as exc:
+        return f"router 'haproxy' cannot express it: {exc}"
+    return None
+
+
+def _routing_issues(spec: Spec) -> Iterator[Issue]:
+    ms = spec.model_serving
+    assert ms is not None
+    router = ms.rollout.router.type
+    for i, rule in enumerate(ms.routing_rules):
+        path = ("model_serving", "routing_rules", i, "condition")
+        node = parse_condition(rule.condition)
+        if node == ("lit", True):
+            continue
+        bad = [v for v in _literals(node) if isinstance(v, str) and not SAFE_LITERAL.fullmatch(v)]
+        if bad:
+            yield path, (f"literal {bad[0]!r} has characters outside [A-Za-z0-9_.-]; routing literals end up in "
+                         f"router configuration, so only that safe set is allowed")
+            continue
+        why = _router_refuses(router, rule.condition)
+        if why:
+            yield path, why
+
+
+def _rollout_issues(spec: Spec) -> Iterator[Issue]:
+    ms = spec.model_serving
+    assert ms is not None
+    ex = spec.experiment
+    explicit = "rollout" in ms.model_fields_set
+    if ex is None or not ex.registered_model:
+        if explicit:
+            yield ("model_serving", "rollout"), (
+                "a rollout needs experiment.registered_model (and model_stage): the canary serves the version "
+                "this DAG run registers; add an experiment section or drop rollout"
+            )
+        return
+    canaries = [v for v in ms.versions if v.canary]
+    stables = [v for v in ms.versions if not v.canary]
+    if len(canaries) != 1 or len(stables) != 1:
+        yield ("model_serving", "versions"), (
+            f"a rollout needs two slots, one with canary: true (this run's version) and one without (@champion); "
+            f"got {len(canaries)} canary and {len(stables)} other versions"
+        )

@@ -20,6 +20,10 @@ _OP_SPELLINGS = {"=>": ">=", "=<": "<=", "gt": ">", "ge": ">=", "gte": ">=", "lt
 _URI_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks", "databricks-uc")
 
 
+# Moved only by the canary rollout (rollout/ operators), never by registration.
+RESERVED_ALIASES = ("champion", "previous")
+
+
 class MetricGate(Strict):
     """Registration happens only when the run's latest value of ``metric`` passes ``op threshold``."""
 
@@ -117,6 +121,12 @@ class Experiment(Strict):
             raise ValueError(
                 f"alias {alias!r} is not a valid MLflow alias: use letters, digits, '_' or '-', not 'latest' "
                 "and not 'v<number>' (those name versions); e.g. 'challenger'"
+            )
+        if alias.lower() in RESERVED_ALIASES:
+            raise ValueError(
+                f"alias {alias!r} is reserved: the rollout moves 'champion' (what the stable slot serves) and "
+                "'previous' (the champion before it); a new version gets this alias before any canary "
+                "analysis, so use e.g. 'challenger'"
             )
         return alias
 

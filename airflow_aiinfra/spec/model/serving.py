@@ -49,16 +49,57 @@ class Monitoring(Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
 
+ComparedMetric = Literal["error_rate", "latency_p50", "latency_p95", "latency_p99"]
+
+
+class Comparison(Strict):
+    """Canary vs stable on the same window (Mann-Whitney U over the per-interval series, as Kayenta does)."""
+
+    confidence: float = Field(0.95, ge=0.5, lt=1, description="Confidence needed to call the canary worse.")
+    metrics: list[ComparedMetric] = Field(
+        default_factory=lambda: ["error_rate", "latency_p50", "latency_p95", "latency_p99"], min_length=1
+    )
+
+
+class CustomCheck(Strict):
+    """User PromQL with a threshold; ``{version}`` (inside a quoted label value) is the judged version's label."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+    query: str = Field(min_length=1, description='PromQL, e.g. sum(rate(x{model_version="{version}"}[1m])).')
+    max: float | None = Field(None, description="Highest acceptable value.")
+    min: float | None = Field(None, description="Lowest acceptable value.")
+
+    @field_validator("query")
+    @classmethod
+    def _template(cls, query: str) -> str:
+        from airflow_aiinfra.rollout.promql import PromqlTemplateError, validate_template
+
+        try:
+            validate_template(query)
+        except PromqlTemplateError as exc:
+            raise ValueError(str(exc)) from None
+        return query
+
+
 class Rollout(Strict):
-    steps: list[Annotated[int, Field(gt=0, le=100)]] = Field(default_factory=lambda: [5, 25, 50, 100])
+    steps: list[Annotated[int, Field(gt=0, le=100)]] | None = Field(
+        None,
+        description="Canary weights on the way; without steps the canary goes to its declared weight and is "
+        "promoted if it passes. A last step below 100 holds the split as an A/B test (no promotion).",
+    )
     step_interval: Duration = Field("5m", description="How long each step is observed before the next.")
+    scrape_interval: Duration = Field("15s", description="Prometheus's scrape interval for the model servers.")
+    max_failed_checks: int = Field(1, ge=1, le=10, description="Consecutive failed analyses before rollback.")
+    min_requests: int = Field(100, gt=0, description="Canary requests a window needs to be judged at all.")
+    comparison: Comparison | None = Field(None, description="Optional comparative judge against stable.")
+    checks: list[CustomCheck] = Field(default_factory=list, description="Custom PromQL checks.")
     prometheus_conn_id: ConnId = "prometheus_default"
     router: RouterSpec = Field(default_factory=HaproxyRouter)
 
     @field_validator("steps")
     @classmethod
-    def _increasing(cls, steps: list[int]) -> list[int]:
-        if steps != sorted(set(steps)):
+    def _increasing(cls, steps: list[int] | None) -> list[int] | None:
+        if steps is not None and (not steps or steps != sorted(set(steps))):
             raise ValueError(f"rollout steps must increase strictly, got {steps}")
         return steps
 
