@@ -491,7 +491,7 @@ class RolloutPayload(Payload):
 
     registered_model: str
     router_type: str
-    router: dict[str, Any] = dataclasses.field(default_factory=dict)
+    router: dict[str, str | int | list[str]] = dataclasses.field(default_factory=dict)
     target: str  # "haproxy:model_serving": names the serving target in logs and tags
 
 

@@ -45,14 +45,14 @@ def _slot_server(version: Any) -> str:
     return version.server or version.version
 
 
-def router_settings(ctx: PlanContext) -> tuple[str, dict[str, Any], str]:
+def router_settings(ctx: PlanContext) -> tuple[str, dict[str, str | int | list[str]], str]:
     """(router type, the router's keyword arguments, target name) for the spec's model_serving: the router
     block's values as JSON types (``ready_timeout_seconds`` stays a number), plus what the router needs from
     ``versions[]`` and ``routing_rules``."""
     ms = ctx.spec.model_serving
     assert ms is not None
     router = ms.rollout.router
-    settings: dict[str, Any] = router.model_dump(mode="json", exclude={"type"}, exclude_none=True)
+    settings: dict[str, str | int | list[str]] = router.model_dump(mode="json", exclude={"type"}, exclude_none=True)
     if router.type == "istio":
         canary_slot = next((v.version for v in ms.versions if v.canary), None)
         settings["header_conditions"] = [r.condition for r in ms.routing_rules

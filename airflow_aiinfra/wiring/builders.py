@@ -125,6 +125,10 @@ def _monitoring(name: str) -> Callable[[], type]:
         from airflow_aiinfra.operators import monitoring
 
         return getattr(monitoring, name)
+
+    return load
+
+
 def _rollout(name: str) -> Callable[[], type]:
     def load() -> type:
         from airflow_aiinfra.operators import rollout
@@ -153,6 +157,8 @@ def _wait_dag_run() -> type:
     from airflow_aiinfra.sensors.dag_run import WaitDagRunSensor
 
     return WaitDagRunSensor
+
+
 def _analysis() -> type:
     from airflow_aiinfra.sensors.rollout import RolloutAnalysisSensor
 
