@@ -1,6 +1,6 @@
 """Serving benchmark: two MLflow model servers behind HAProxy at 80/20, driven by wrk (no retries).
 
-Measures (see benchmarks/SERVING.md for the method and the results):
+Measures (see benchmarks/README.md, "Serving", for the method and the results):
 
 1. how long after ``set weight`` HAProxy routes by the new weight (idle, sequential probe requests);
 2. the closed-loop sweep: wrk at 4..64 connections for a few seconds each; the highest rate with zero

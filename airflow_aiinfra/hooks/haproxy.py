@@ -41,7 +41,7 @@ class HaproxyRefused(Exception):
 
 
 _ERROR_MAP = {HaproxyRefused: RouterPermanentError, OSError: RouterTransientError}  # socket errors are OSErrors
-_HINTS = {RouterTransientError: "is HAProxy running with 'stats socket ... level admin'?"}
+_HINTS = {RouterTransientError: "unreachable: is HAProxy running with 'stats socket ... level admin'?"}
 
 
 def router_errors(action: str, address: str) -> AbstractContextManager[None]:
