@@ -14,11 +14,15 @@ DATE="${DEMO_DATE:-2024-06-01}"
 DATE2="${DEMO_DATE2:-2024-06-02}"
 aiinfra pools specs/ > "$AIRFLOW_HOME/pools.log" 2>&1 || { cat "$AIRFLOW_HOME/pools.log"; exit 1; }
 python examples/recsys/make_features.py  # the feature store's offline source
-for tool in haproxy prometheus; do
-  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || {
-    echo "demo: $tool is missing; install HAProxy and Prometheus from Debian's packages with:"
-    echo "  sudo bash scripts/install_serving_tools.sh"; exit 1; }
-done
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+if ! have haproxy || ! have prometheus; then
+  if [ "$(id -u)" -eq 0 ]; then  # as root: install them from Debian's packages (apt-get, no recommends)
+    bash scripts/install_serving_tools.sh
+  else
+    echo "demo: HAProxy and Prometheus are missing; install them from Debian's packages with:"
+    echo "  sudo bash scripts/install_serving_tools.sh"; exit 1
+  fi
+fi
 # Two runs of the pipeline against real model servers, HAProxy and Prometheus: the first deploys (or rolls
 # out) a version, the second rolls the next version out under load and promotes it (scripts/demo_rollout.py).
 status=0
