@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from airflow_aiinfra.errors import DataSourceInvalid, DataSourceUnavailable
+from airflow_aiinfra.hooks._connections import get_connection
 from airflow_aiinfra.sql import scan
 
 
@@ -84,15 +85,10 @@ class DataSourceHook(BaseHook):
     read_path = staticmethod(read_path)
 
     def connection(self) -> Any:
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
         if not self.conn_id:
             raise DataSourceInvalid("a query needs an Airflow connection (conn_id)")
-        try:
-            return self.get_connection(self.conn_id)
-        except AirflowNotFoundException as exc:
-            raise DataSourceInvalid(f"Airflow connection {self.conn_id!r} is not defined; create it (UI, "
-                                    f"`airflow connections add`, or AIRFLOW_CONN_{self.conn_id.upper()})") from exc
+        return get_connection(self.conn_id, error=DataSourceInvalid, conn_type="postgres",
+                              example="postgresql://user@db-host:5432/warehouse")
 
     def read_query(self, query: str, params: dict[str, Any] | None = None) -> Any:
         """Run ``query`` (one statement, ``:name`` placeholders bound from ``params`` by the driver) in a

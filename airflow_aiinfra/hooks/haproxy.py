@@ -25,6 +25,7 @@ from typing import Any, Literal
 from airflow.sdk import BaseHook
 
 from airflow_aiinfra.errors import AiinfraError, RouterPermanentError, RouterTransientError, map_errors
+from airflow_aiinfra.hooks._connections import get_connection
 
 AdminState = Literal["ready", "drain", "maint"]
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -129,15 +130,8 @@ class HaproxyHook(BaseHook):
     def _settings(self) -> tuple[str, float]:
         if self._address:
             return self._address, self._timeout or 5.0
-        try:
-            conn = self.get_connection(self.haproxy_conn_id or self.default_conn_name)
-        except Exception as exc:
-            if type(exc).__name__ != "AirflowNotFoundException":
-                raise
-            raise RouterPermanentError(
-                f"Airflow connection {self.haproxy_conn_id!r} does not exist; create it with conn type 'haproxy' "
-                f"(e.g. AIRFLOW_CONN_{str(self.haproxy_conn_id).upper()}='haproxy://127.0.0.1:9999')"
-            ) from None
+        conn = get_connection(self.haproxy_conn_id or self.default_conn_name, error=RouterPermanentError,
+                              conn_type="haproxy", example="haproxy://127.0.0.1:9999")
         extra = conn.extra_dejson or {}
         timeout = float(self._timeout or extra.get("timeout") or 5.0)
         if extra.get("socket"):

@@ -21,7 +21,7 @@ from airflow.sdk import BaseHook
 
 from airflow_aiinfra import config
 from airflow_aiinfra.errors import MlflowPermanentError, MlflowTransientError
-from airflow_aiinfra.hooks._urls import connection_url
+from airflow_aiinfra.hooks._connections import connection_url, get_connection
 
 # The client's defaults (7 retries, backoff factor 2, 120 s timeout) retry for minutes against a dead
 # server; Airflow's own task retries are the outer loop, so keep the inner one short.
@@ -121,17 +121,8 @@ class MlflowHook(BaseHook):
         """The Airflow connection, or None when it does not exist and is optional."""
         if not self.mlflow_conn_id:
             return None
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        try:
-            return self.get_connection(self.mlflow_conn_id)
-        except AirflowNotFoundException:
-            if self.conn_required:
-                raise MlflowPermanentError(
-                    f"Airflow connection {self.mlflow_conn_id!r} does not exist; create it with conn type "
-                    f"'mlflow' (e.g. AIRFLOW_CONN_{self.mlflow_conn_id.upper()}='mlflow://mlflow-host:5000')"
-                ) from None
-            return None
+        return get_connection(self.mlflow_conn_id, error=MlflowPermanentError, conn_type="mlflow",
+                              example="mlflow://mlflow-host:5000", optional=not self.conn_required)
 
     @staticmethod
     def uri_of(conn: Any) -> str:

@@ -29,7 +29,7 @@ from airflow_aiinfra.errors import (
     PrometheusTransientError,
     map_errors,
 )
-from airflow_aiinfra.hooks._urls import connection_url
+from airflow_aiinfra.hooks._connections import connection_url, get_connection
 
 
 class _HttpStatus(Exception):
@@ -123,16 +123,8 @@ class PrometheusHook(BaseHook):
     def _connection(self) -> Any | None:
         if self._base_url:
             return None
-        try:
-            return self.get_connection(self.prometheus_conn_id or self.default_conn_name)
-        except Exception as exc:
-            if type(exc).__name__ != "AirflowNotFoundException":
-                raise
-            raise PrometheusPermanentError(
-                f"Airflow connection {self.prometheus_conn_id!r} does not exist; create it with conn type "
-                f"'prometheus' (e.g. AIRFLOW_CONN_{str(self.prometheus_conn_id).upper()}="
-                f"'{{\"conn_type\": \"prometheus\", \"host\": \"http://prometheus:9090\"}}')"
-            ) from None
+        return get_connection(self.prometheus_conn_id or self.default_conn_name, error=PrometheusPermanentError,
+                              conn_type="prometheus", example='{"conn_type": "prometheus", "host": "http://prometheus:9090"}')
 
     @staticmethod
     def url_of(conn: Any) -> str:

@@ -254,7 +254,7 @@ def test_unreachable_source_is_retryable_not_a_quality_failure(
     ("kwargs", "match"),
     [
         pytest.param({"query": "SELEC nonsense", "conn_id": "dq_pg"}, "query on 'dq_pg' failed", id="bad-sql"),
-        pytest.param({"query": "SELECT 1", "conn_id": "dq_undefined"}, "is not defined", id="no-connection"),
+        pytest.param({"query": "SELECT 1", "conn_id": "dq_undefined"}, "'dq_undefined' does not exist; create it", id="no-connection"),
         pytest.param({"path": "x.csv", "format": "csv", "suite_path": "nope.json"}, "cannot be read",
                      id="suite-missing"),
         pytest.param({"path": "x.csv", "format": "csv",

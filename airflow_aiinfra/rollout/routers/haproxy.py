@@ -35,6 +35,7 @@ from functools import cached_property
 from typing import Any
 
 from airflow_aiinfra.errors import RouterPermanentError, ServingTransientError
+from airflow_aiinfra.hooks._connections import get_connection
 from airflow_aiinfra.rollout.traffic import SlotState, Split
 
 log = logging.getLogger(__name__)
@@ -78,13 +79,9 @@ class HaproxyRouter:
     def admin_token(self) -> str | None:
         if self._admin_token is not None:
             return self._admin_token or None
-        from airflow.sdk import BaseHook
-
-        try:
-            conn = BaseHook.get_connection(self.model_server_conn_id)
-        except Exception as exc:
-            if type(exc).__name__ != "AirflowNotFoundException":
-                raise
+        conn = get_connection(self.model_server_conn_id, error=RouterPermanentError, conn_type="http",
+                              example='{"conn_type": "http", "password": "<token>"}', optional=True)
+        if conn is None:
             log.info("no connection %r: model servers' admin API used without a token", self.model_server_conn_id)
             return None
         return conn.password or None

@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any
 
 from airflow_aiinfra.errors import KubePermanentError, RouterPermanentError
+from airflow_aiinfra.hooks._connections import get_connection
 from airflow_aiinfra.kube import serving_objects as so
 from airflow_aiinfra.rollout.routers._kube import CustomObjects
 from airflow_aiinfra.rollout.traffic import SlotName, SlotState, Split
@@ -63,17 +64,9 @@ class IstioRouter:
 
     @cached_property
     def _admin_token(self) -> str | None:
-        from airflow.sdk import BaseHook
-
-        try:
-            return BaseHook.get_connection(self.model_server_conn_id).password or None
-        except Exception as exc:
-            if type(exc).__name__ != "AirflowNotFoundException":
-                raise
-            raise RouterPermanentError(
-                f"Airflow connection {self.model_server_conn_id!r} (the model servers' admin token as its password) "
-                f"does not exist; create it, e.g. AIRFLOW_CONN_{self.model_server_conn_id.upper()}="
-                "'{\"conn_type\": \"http\", \"password\": \"<token>\"}'") from None
+        conn = get_connection(self.model_server_conn_id, error=RouterPermanentError, conn_type="http",
+                              example='{"conn_type": "http", "password": "<the model servers\' admin token>"}')
+        return conn.password or None
 
     def server(self, slot: SlotName) -> ModelServerClient:
         return ModelServerClient(self.urls[slot], admin_token=self._admin_token,
