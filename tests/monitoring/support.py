@@ -66,9 +66,8 @@ class Registry:
         exp_id = exp.experiment_id if exp else client.create_experiment(
             self.name, artifact_location=(self.root / "artifacts").as_uri())
         run = client.create_run(exp_id)
-        with self.hook().session():
-            mlflow.set_tracking_uri(self.tracking_uri)
-            with mlflow.start_run(run_id=run.info.run_id):
+        with self.hook().session():  # MLFLOW_TRACKING_URI for the fluent API, restored after (no global set_*_uri:
+            with mlflow.start_run(run_id=run.info.run_id):  # it would outlive this test in the xdist worker)
                 mlflow.log_metric("accuracy", float(model.score(df[MODEL_FEATURES], y)))
                 mlflow.sklearn.log_model(model, name="model", input_example=df[MODEL_FEATURES].head(2),
                                          pip_requirements=["scikit-learn"])
