@@ -26,9 +26,14 @@ import re
 from dataclasses import dataclass, field
 
 from airflow_aiinfra.errors import RouterExpressionError
-from airflow_aiinfra.spec.routing import Node, RoutingSyntaxError, parse_condition
+from airflow_aiinfra.spec.routing import (
+    SAFE_LITERAL,
+    Node,
+    RoutingSyntaxError,
+    parse_condition,
+    unsafe_literal_message,
+)
 
-SAFE_LITERAL = re.compile(r"[A-Za-z0-9_.-]+")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 HEADER_VARIABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 _HOST = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])")
@@ -108,10 +113,7 @@ def _literal(node: Node, condition: str) -> str:
             f"in {condition!r}: {value!r} is not a string; HAProxy compares header text, write it as '{value}'"
         )
     if not SAFE_LITERAL.fullmatch(value):
-        raise RouterExpressionError(
-            f"in {condition!r}: literal {value!r} has characters outside [A-Za-z0-9_.-]; routing literals end "
-            f"up in router configuration, so only that safe set is allowed"
-        )
+        raise RouterExpressionError(f"in {condition!r}: {unsafe_literal_message(value)}")
     return value
 
 

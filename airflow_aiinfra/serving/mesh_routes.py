@@ -23,8 +23,8 @@ from typing import Any
 
 from airflow_aiinfra.errors import RouterExpressionError, RoutingSyntaxError
 from airflow_aiinfra.kube import serving_objects as so
-from airflow_aiinfra.serving.haproxy_config import SAFE_LITERAL, header_for
-from airflow_aiinfra.spec.routing import Node, parse_condition
+from airflow_aiinfra.serving.haproxy_config import header_for
+from airflow_aiinfra.spec.routing import SAFE_LITERAL, Node, parse_condition, unsafe_literal_message
 
 MAX_BLOCKS = 32
 # (header, values, positive): one test of a conjunction
@@ -42,8 +42,7 @@ def _literal(node: Node, condition: str) -> str:
         raise RouterExpressionError(f"in {condition!r}: Istio compares a header only with string literals, "
                                     f"not {shown}; write it as a quoted string")
     if not SAFE_LITERAL.fullmatch(node[1]):
-        raise RouterExpressionError(f"in {condition!r}: literal {node[1]!r} has characters outside "
-                                    "[A-Za-z0-9_.-]; routing literals end up in router configuration")
+        raise RouterExpressionError(f"in {condition!r}: {unsafe_literal_message(node[1])}")
     return node[1]
 
 

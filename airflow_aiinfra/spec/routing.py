@@ -168,6 +168,23 @@ def variables(node: Node) -> set[str]:
     return set().union(*(variables(n) for n in node[1:] if isinstance(n, tuple)))
 
 
+# String literals end up in router configuration (HAProxy ACLs, Istio header matches): a safe set only.
+SAFE_LITERAL = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def unsafe_literal(node: Node) -> str | None:
+    """The first string literal of a condition outside :data:`SAFE_LITERAL`, or None."""
+    if node[0] == "lit":
+        return node[1] if isinstance(node[1], str) and not SAFE_LITERAL.fullmatch(node[1]) else None
+    children = node[1] if node[0] == "list" else [n for n in node[1:] if isinstance(n, tuple)]
+    return next((bad for n in children if (bad := unsafe_literal(n)) is not None), None)
+
+
+def unsafe_literal_message(value: str) -> str:
+    return (f"literal {value!r} has characters outside [A-Za-z0-9_.-]; routing literals end up in router "
+            "configuration, so only that safe set is allowed")
+
+
 _CMP = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,

@@ -76,15 +76,20 @@ def test_unenforced_requests_are_listed() -> None:
     assert "resource limits {'memory': '1Gi'} are not enforced" in notes
 
 
-def test_local_runner_says_once_what_it_trusts_a_command_with() -> None:
+def test_local_runner_says_once_what_it_trusts_a_command_with(caplog: pytest.LogCaptureFixture,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
     import airflow_aiinfra.operators.local_runner as lr
 
-    log = mock.Mock()
-    lr._trust_logged = False
-    lr.log_trust_once(log)
-    lr.log_trust_once(log)
-    (call,) = log.warning.call_args_list
-    assert "run on this worker as its user" in call.args[0] and "trusted, single-team use only" in call.args[0]
+    log = logging.getLogger("aiinfra.test.trust")
+    monkeypatch.setattr(lr, "_trust_logged", False)
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        lr.log_trust_once(log)
+        lr.log_trust_once(log)
+    (record,) = [r for r in caplog.records if r.name == log.name]
+    message = record.getMessage()
+    assert "run on this worker as its user" in message and "trusted, single-team use only" in message
 
 
 def test_secret_refs_of_a_local_stage_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from airflow_aiinfra.spec.checks.common import Issue
 from airflow_aiinfra.spec.model.root import Spec
 from airflow_aiinfra.spec.options import SpecOptions
-from airflow_aiinfra.spec.routing import Node, parse_condition
+from airflow_aiinfra.spec.routing import parse_condition, unsafe_literal, unsafe_literal_message
 from airflow_aiinfra.spec.suggest import did_you_mean
 from airflow_aiinfra.spec.types import shown
 
@@ -42,21 +41,6 @@ def issues(spec: Spec, options: SpecOptions) -> Iterator[Issue]:
     yield from _routing_issues(spec)
 
 
-SAFE_LITERAL = re.compile(r"[A-Za-z0-9_.-]+")
-
-
-def _literals(node: Node) -> Iterator[object]:
-    if node[0] == "lit":
-        yield node[1]
-    for child in node[1:]:
-        if isinstance(child, tuple):
-            yield from _literals(child)
-        elif isinstance(child, list):
-            for item in child:
-                if isinstance(item, tuple):
-                    yield from _literals(item)
-
-
 def _router_refuses(router: str, condition: str) -> str | None:
     """Why ``router`` cannot apply the rule, or None: each router's own translator decides (one rule each)."""
     from airflow_aiinfra.errors import RouterExpressionError
@@ -83,10 +67,8 @@ def _routing_issues(spec: Spec) -> Iterator[Issue]:
         node = parse_condition(rule.condition)
         if node == ("lit", True):
             continue
-        bad = [v for v in _literals(node) if isinstance(v, str) and not SAFE_LITERAL.fullmatch(v)]
-        if bad:
-            yield path, (f"literal {bad[0]!r} has characters outside [A-Za-z0-9_.-]; routing literals end up in "
-                         f"router configuration, so only that safe set is allowed")
+        if (bad := unsafe_literal(node)) is not None:
+            yield path, unsafe_literal_message(bad)
             continue
         why = _router_refuses(router, rule.condition)
         if why:
